@@ -1,0 +1,7 @@
+"""``python -m vllm_matrix``."""
+
+import sys
+
+from vllm_matrix.cli import main
+
+sys.exit(main())

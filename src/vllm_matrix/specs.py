@@ -1,0 +1,118 @@
+"""Parsing of the spec strings a matrix file holds: torch specs and vLLM sources.
+
+Parsing never touches the network: ``nightly:latest`` stays a spec until a
+cell runs and the resolve stage turns it into an exact wheel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+_SHELL_META = re.compile(r"[;&|`$(){}\\\"'*?\n\r\t]")
+_REDIRECT = re.compile(r"[<>!]")
+_NIGHTLY_LATEST = re.compile(r"^latest(?:~(\d+))?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RELEASE = re.compile(r"^\d+(\.\d+){1,3}([a-z0-9.]*)?(\+[A-Za-z0-9.]+)?$")
+
+
+class SpecError(ValueError):
+    """A spec string that cannot be parsed; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class TorchSpec:
+    """A torch axis value: a nightly (latest, latest~N, a date) or an exact release."""
+
+    kind: Literal["latest", "date", "release"]
+    back: int = 0
+    date: dt.date | None = None
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a cell's vLLM comes from: a git ref, a local checkout, or a wheel."""
+
+    kind: Literal["git", "path", "wheel"]
+    value: str
+
+    @property
+    def builds(self) -> bool:
+        """A wheel source installs; git and path sources are built from source."""
+        return self.kind != "wheel"
+
+
+def parse_date(text: str) -> dt.date:
+    """Parse YYYY-MM-DD, raising SpecError with the expected form."""
+    if not _DATE.match(text):
+        raise SpecError(f"expected a date YYYY-MM-DD, got {text!r}")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise SpecError(f"not a calendar date: {text!r}") from exc
+
+
+def expand_torch_value(value: str) -> list[str]:
+    """Expand ``nightly:A..B`` into one ``nightly:DATE`` per calendar day.
+
+    Which of those days the index really has is known only when a cell runs;
+    a day that is missing makes that cell a skip, not an error.
+    """
+    if not value.startswith("nightly:") or ".." not in value:
+        parse_torch(value)
+        return [value]
+    start_text, _, end_text = value.removeprefix("nightly:").partition("..")
+    start, end = parse_date(start_text), parse_date(end_text)
+    if start > end:
+        raise SpecError(f"range {value!r} starts after it ends")
+    days = (end - start).days
+    if days > 366:
+        raise SpecError(f"range {value!r} spans {days} days; the index keeps about 60")
+    return [f"nightly:{start + dt.timedelta(days=i)}" for i in range(days + 1)]
+
+
+def parse_torch(value: str) -> TorchSpec:
+    """Parse one torch spec (not a range: ranges are expanded first)."""
+    if value.startswith("nightly:"):
+        rest = value.removeprefix("nightly:")
+        latest = _NIGHTLY_LATEST.match(rest)
+        if latest:
+            return TorchSpec("latest", back=int(latest.group(1) or 0))
+        try:
+            return TorchSpec("date", date=parse_date(rest))
+        except SpecError:
+            raise SpecError(
+                "expected nightly:latest, nightly:latest~N, nightly:YYYY-MM-DD or "
+                f"nightly:YYYY-MM-DD..YYYY-MM-DD, got {value!r}"
+            ) from None
+    if _RELEASE.match(value):
+        return TorchSpec("release", version=value)
+    raise SpecError(f"expected a torch spec such as nightly:latest or 2.13.0+cpu, got {value!r}")
+
+
+def parse_source(value: str) -> Source:
+    """Parse ``git:<ref>``, ``path:<dir>`` or ``wheel:<requirement>``."""
+    kind, sep, rest = value.partition(":")
+    if not sep or kind not in ("git", "path", "wheel") or not rest:
+        raise SpecError(f"expected git:<ref>, path:<dir> or wheel:<requirement>, got {value!r}")
+    check_no_shell(rest, what=f"{kind} value")
+    if kind == "git" and (rest.startswith("-") or " " in rest or ".." in rest):
+        raise SpecError(f"not a valid git ref: {rest!r}")
+    return Source(kind, rest)  # type: ignore[arg-type]
+
+
+def check_no_shell(value: str, what: str) -> None:
+    """Refuse values with shell metacharacters.
+
+    Nothing reaches a shell, but a ref like ``main; rm -rf ~`` is a mistake the
+    user should hear about. Requirement operators (``<``, ``>``, ``!=``) are
+    fine in a wheel requirement and nowhere else.
+    """
+    bad = _SHELL_META.search(value)
+    if bad is None and what != "wheel value":
+        bad = _REDIRECT.search(value)
+    if bad is not None:
+        raise SpecError(f"{what} {value!r} contains the shell metacharacter {bad.group()!r}")
