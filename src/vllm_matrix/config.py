@@ -110,8 +110,15 @@ def parse(text: str, path: Path) -> MatrixConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: TOML syntax error: {exc}") from None
+        raise InputError(_syntax_error(path, text, str(exc))) from None
     return _Parser(path, text).config(data)
+
+
+def _syntax_error(path: Path, text: str, message: str) -> str:
+    """``file:line: TOML syntax error: ...``, with the line tomllib names (or the last)."""
+    found = re.search(r"\(at line (\d+), column \d+\)", message)
+    line = found.group(1) if found else str(max(1, len(text.splitlines())))
+    return f"{path}:{line}: TOML syntax error: {message}"
 
 
 class _Parser:

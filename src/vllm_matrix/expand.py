@@ -80,14 +80,15 @@ def _cell(config: MatrixConfig, combo: Combo) -> Cell:
             f"{config.path}: matrix: the combination {{{shown}}} has no value for "
             f"{', '.join(missing)}; add it to the include entry or to [defaults]"
         )
-    cell_id = combo.get("id") or _render_id(config, values)
+    slugs = field_slugs(values)
+    cell_id = combo.get("id") or _render_id(config, slugs)
     fields = {k: v for k, v in values.items() if k in Cell.__dataclass_fields__}
-    return Cell(id=cell_id, tags=cell_tags(values), **fields)
+    return Cell(id=cell_id, tags=cell_tags(values, slugs), **fields)
 
 
-def _render_id(config: MatrixConfig, values: Combo) -> str:
+def _render_id(config: MatrixConfig, slugs: dict[str, str]) -> str:
     try:
-        text = config.id_template.format(**field_slugs(values))
+        text = config.id_template.format(**slugs)
     except (KeyError, IndexError, ValueError) as exc:
         raise InputError(f"{config.path}: ids.template: cannot render ({exc})") from None
     cell_id = "_".join(part for part in text.split("_") if part)

@@ -81,13 +81,12 @@ def parse_torch(value: str) -> TorchSpec:
         latest = _NIGHTLY_LATEST.match(rest)
         if latest:
             return TorchSpec("latest", back=int(latest.group(1) or 0))
-        try:
+        if _DATE.match(rest):
             return TorchSpec("date", date=parse_date(rest))
-        except SpecError:
-            raise SpecError(
-                "expected nightly:latest, nightly:latest~N, nightly:YYYY-MM-DD or "
-                f"nightly:YYYY-MM-DD..YYYY-MM-DD, got {value!r}"
-            ) from None
+        raise SpecError(
+            "expected nightly:latest, nightly:latest~N, nightly:YYYY-MM-DD or "
+            f"nightly:YYYY-MM-DD..YYYY-MM-DD, got {value!r}"
+        )
     if _RELEASE.match(value):
         return TorchSpec("release", version=value)
     raise SpecError(f"expected a torch spec such as nightly:latest or 2.13.0+cpu, got {value!r}")

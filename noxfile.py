@@ -1,0 +1,142 @@
+"""Nox sessions for vllm-matrix.
+
+One ``cell(<id>)`` session per matrix cell (tags for ``nox -t``), plus:
+``matrix`` (every cell, then the report), ``report``, ``bisect``, ``plan``,
+``tests`` and ``lint``. A bare ``nox`` only plans: it never starts the sweep.
+
+The matrix is ``$VLLM_MATRIX_FILE`` or ./matrix.toml. It is loaded when this file
+is imported, so a broken matrix file is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from vllm_matrix import config as matrix_config  # noqa: E402  (stdlib-only modules)
+from vllm_matrix import expand as matrix_expand  # noqa: E402
+from vllm_matrix.errors import MatrixError  # noqa: E402
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["plan"]
+nox.options.reuse_venv = "yes"
+
+MATRIX_FILE = matrix_config.matrix_path().resolve()
+RELEASE_ENV = matrix_config.Index("release", "").env_var
+
+
+def _load_cells() -> list[matrix_expand.Cell]:
+    try:
+        return matrix_expand.expand(matrix_config.load(MATRIX_FILE))
+    except MatrixError as exc:
+        print(f"noxfile: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+
+
+CELLS = _load_cells()
+
+
+def _pip_find_links() -> str | None:
+    """pip's configured find-links directory, if the user has one."""
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out if out and Path(out).is_dir() else None
+
+
+def _run_env(session: nox.Session) -> dict[str, str]:
+    """Environment for the harness: the matrix file, and where release torch wheels come from.
+
+    A machine whose pip is configured with a find-links directory (an offline or
+    mirrored machine) uses it for release torch wheels unless VLLM_MATRIX_INDEX_RELEASE
+    says otherwise: uv, unlike pip, does not read pip's configuration.
+    """
+    env = {"VLLM_MATRIX_FILE": str(MATRIX_FILE)}
+    if not os.environ.get(RELEASE_ENV):
+        find_links = _pip_find_links()
+        if find_links:
+            session.log(
+                f"release torch wheels from pip's find-links {find_links} (set {RELEASE_ENV} to change)"
+            )
+            env[RELEASE_ENV] = find_links
+    return env
+
+
+def _install_harness(session: nox.Session, extras: str = "") -> None:
+    session.install("-e", f".{extras}")
+
+
+@nox.session(python=False, name="plan")
+def plan(session: nox.Session) -> None:
+    """Print the cells of the matrix (no network, nothing runs)."""
+    session.run(
+        sys.executable,
+        "-m",
+        "vllm_matrix",
+        "plan",
+        *session.posargs,
+        env={"PYTHONPATH": str(ROOT / "src"), **_run_env(session)},
+    )
+
+
+@nox.session
+@nox.parametrize("cell_id", [nox.param(c.id, id=c.id, tags=list(c.tags)) for c in CELLS])
+def cell(session: nox.Session, cell_id: str) -> None:
+    """Run one cell end to end: resolve, venv, torch, source, prepare, build, verify, suites."""
+    _install_harness(session)
+    session.run("vllm-matrix", "run", cell_id, *session.posargs, env=_run_env(session))
+
+
+@nox.session
+def matrix(session: nox.Session) -> None:
+    """Run every cell that applies to this machine, then print the report."""
+    _install_harness(session)
+    env = _run_env(session)
+    try:
+        session.run("vllm-matrix", "run", "--all", *session.posargs, env=env)
+    finally:
+        session.run("vllm-matrix", "report", env=env, success_codes=[0, 1, 2])
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Summarise the latest run (or the run directory given after --)."""
+    _install_harness(session)
+    session.run("vllm-matrix", "report", *session.posargs, env=_run_env(session))
+
+
+@nox.session
+def bisect(session: nox.Session) -> None:
+    """Bisect a broken nightly: nox -s bisect -- <cell-id> --good DATE --bad DATE."""
+    _install_harness(session)
+    session.run("vllm-matrix", "bisect", *session.posargs, env=_run_env(session))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The tool's own tests, including the real CPU reference cell."""
+    _install_harness(session, "[test]")
+    session.run("pytest", *(session.posargs or ["-n", "2", "--dist", "loadgroup"]), env=_run_env(session))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff and mypy (strict) over the harness."""
+    _install_harness(session, "[lint,test]")
+    session.run("ruff", "check", "src", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "noxfile.py")
+    session.run("mypy", "src")
