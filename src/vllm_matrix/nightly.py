@@ -19,6 +19,7 @@ API (what the runner and bisection call)::
                                         of the same date
         .requirements() -> list[str]    "torch==2.10.0.dev20261101+cu128", ...
         .to_dict() -> dict              for result.json
+    parse_range("nightly:A..B") -> (date, date)       NightlySpecError when A > B
     resolve_range(start: date, end: date, cuda, python, index_url, *, platform, today, client)
         -> list[NightlyWheel]           the nightlies actually present in [start, end], oldest first
     list_nightlies(cuda, python, index_url, *, package="torch", platform, client) -> Listing
@@ -64,7 +65,7 @@ from vllm_matrix.nightly_listing import (
     page_url,
     select_date,
 )
-from vllm_matrix.specs import TorchSpec
+from vllm_matrix.specs import SpecError, TorchSpec, parse_date
 
 __all__ = [
     "DATED_COMPANIONS",
@@ -82,6 +83,7 @@ __all__ = [
     "ResolvedTorch",
     "list_nightlies",
     "page_url",
+    "parse_range",
     "resolve_range",
     "resolve_torch",
     "select",
@@ -157,6 +159,20 @@ def _select_release(version: str, wheels: Sequence[NightlyWheel], cuda: str) -> 
         if wheel.version in (version, wanted):
             return wheel
     raise NightlyMissing(f"{cuda} has no torch {version} for this Python and platform")
+
+
+def parse_range(value: str) -> tuple[dt.date, dt.date]:
+    """``nightly:A..B`` (or ``A..B``) -> (A, B); a reversed range is ``NightlySpecError``."""
+    start_text, sep, end_text = value.removeprefix("nightly:").partition("..")
+    if not sep:
+        raise NightlySpecError(f"expected a range nightly:YYYY-MM-DD..YYYY-MM-DD, got {value!r}")
+    try:
+        start, end = parse_date(start_text), parse_date(end_text)
+    except SpecError as exc:
+        raise NightlySpecError(f"{value!r}: {exc}") from None
+    if start > end:
+        raise NightlySpecError(f"range {value!r} starts after it ends")
+    return start, end
 
 
 def select_range(
