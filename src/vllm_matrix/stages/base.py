@@ -4,8 +4,9 @@ A stage is a module with ``run(ctx: StageContext) -> None``. It runs its
 subprocesses through ``ctx.run`` / ``ctx.check`` (logged to
 ``<cell_dir>/logs/<stage>.log`` with the stage's timeout from matrix.toml),
 writes the facts it learns into ``ctx.record`` (they end up in result.json),
-and raises ``StageFailed`` (a verdict about the cell) or ``StageSkipped``.
-Any other exception is a harness bug: the runner records the cell as ``error``.
+and raises ``StageFailed`` (a verdict about the cell), ``StageSkipped`` or
+``StageError`` (the machine cannot run it). Any other exception is a harness
+bug: the runner records the cell as ``error`` and goes on with the next cell.
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ class StageSkipped(Exception):
         super().__init__(f"{stage}: {reason}")
         self.stage = stage
         self.reason = reason
+
+
+class StageError(Exception):
+    """The harness cannot run the stage here (too little disk, payload missing): outcome ``error``.
+
+    Neither a verdict about vLLM nor a skip: the user must fix the machine or the tool.
+    """
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"{stage}: {message}")
+        self.stage = stage
+        self.message = message
 
 
 @dataclass

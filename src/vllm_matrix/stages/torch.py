@@ -1,0 +1,70 @@
+"""torch: install exactly the resolved torch (and its pinned companions), and guard it afterwards.
+
+``ensure_unchanged`` is the TORCH_OVERRIDDEN check: every later stage that
+installs anything calls it, so a requirement that swaps torch out fails at
+the stage that did it, with before and after named.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from vllm_matrix.stages import uv
+from vllm_matrix.stages.base import StageContext, StageFailed
+
+STAGE = "torch"
+TORCH_OVERRIDDEN = "TORCH_OVERRIDDEN"
+
+
+def run(ctx: StageContext) -> None:
+    """Install the resolved torch requirements from the cell's torch index, then record the version."""
+    requirements = list(ctx.record["torch"]["requirements"])
+    uv.pip_install(ctx, STAGE, requirements, what=f"installing {' '.join(requirements)}", overrides=False)
+    installed = installed_version(ctx.venv, "torch")
+    wanted = requirements[0].removeprefix("torch")
+    if installed is None or not _satisfies(installed, wanted):
+        raise StageFailed(
+            STAGE,
+            f"uv installed torch {installed} but the cell asked for torch{wanted}",
+            log=ctx.log_path(STAGE),
+            evidence=[f"torch{wanted} requested, {installed} installed"],
+        )
+    ctx.record["torch_version"] = installed
+
+
+def _satisfies(version: str, specifier: str) -> bool:
+    try:
+        return SpecifierSet(specifier).contains(version, prereleases=True)
+    except InvalidSpecifier:
+        return False
+
+
+def site_packages(venv: Path) -> list[Path]:
+    """The venv's site-packages directories."""
+    return sorted(venv.glob("lib/python*/site-packages"))
+
+
+def installed_version(venv: Path, dist: str) -> str | None:
+    """The version of ``dist`` installed in ``venv`` (read from its metadata; no interpreter started)."""
+    paths = [str(p) for p in site_packages(venv)]
+    for found in importlib.metadata.distributions(name=dist, path=paths):
+        return found.version
+    return None
+
+
+def ensure_unchanged(ctx: StageContext, stage: str) -> None:
+    """Fail ``stage`` with TORCH_OVERRIDDEN if torch is no longer the version the torch stage installed."""
+    before = ctx.record.get("torch_version")
+    if before is None:
+        return
+    after = installed_version(ctx.venv, "torch")
+    if after != before:
+        log = ctx.log_path(stage)
+        line = f"torch {before} was replaced by {after or 'nothing (uninstalled)'} during {stage}"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write(f"[vllm-matrix] {line}\n")
+        raise StageFailed(stage, line, log=log, klass=TORCH_OVERRIDDEN, evidence=[line])

@@ -1,0 +1,115 @@
+"""uv command lines for a cell: which uv, which indexes, the overrides file, a clean environment.
+
+Index choice: the cell's torch index (``release`` or ``nightly`` from
+matrix.toml, each overridable by ``VLLM_MATRIX_INDEX_<NAME>``) has priority
+over PyPI, so torch always comes from it. A value that is a local directory is
+a find-links directory (how this offline machine and CI serve torch 2.13.0+cpu).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+
+from vllm_matrix.config import MatrixConfig
+from vllm_matrix.errors import HarnessError
+from vllm_matrix.proc import ProcResult
+from vllm_matrix.stages.base import StageContext
+
+UV_ENV = "VLLM_MATRIX_UV"
+# Variables of the user's shell that would change what uv resolves or where it installs.
+LEAKY_ENV = (
+    "UV_INDEX",
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_PYTHON",
+    "UV_SYSTEM_PYTHON",
+    "UV_OVERRIDE",
+    "UV_CONSTRAINT",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+)
+
+
+def uv_exe(environ: Mapping[str, str] | None = None) -> str:
+    """The uv executable: ``$VLLM_MATRIX_UV``, else ``uv`` on PATH."""
+    env = os.environ if environ is None else environ
+    found = env.get(UV_ENV) or shutil.which("uv")
+    if not found:
+        raise HarnessError("uv is not on PATH and $VLLM_MATRIX_UV is unset (install it: pip install uv)")
+    return found
+
+
+def base_env(uv_cache: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment every stage subprocess starts from: the user's, minus what would leak into uv."""
+    env = dict(os.environ if environ is None else environ)
+    for key in LEAKY_ENV:
+        env.pop(key, None)
+    env["UV_CACHE_DIR"] = str(uv_cache)
+    env["UV_NO_CONFIG"] = "1"  # indexes come from matrix.toml, not from a uv.toml in the cwd
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.setdefault("UV_HTTP_TIMEOUT", "120")
+    return env
+
+
+def is_local(location: str) -> bool:
+    """Whether an index value names a local find-links directory rather than a URL."""
+    return "://" not in location
+
+
+def torch_index(config: MatrixConfig, torch_kind: str, cuda: str, environ: Mapping[str, str]) -> str:
+    """Where this cell's torch comes from: ``<index>/<cuda>`` for a URL, the directory itself if local."""
+    name = "release" if torch_kind == "release" else "nightly"
+    location = config.index(name).effective(environ)
+    if is_local(location):
+        return location
+    return f"{location.rstrip('/')}/{cuda}"
+
+
+def index_args(ctx: StageContext, *, with_torch_index: bool = True) -> list[str]:
+    """uv options: the cell's torch index first (priority), PyPI as the default index."""
+    args: list[str] = []
+    if with_torch_index:
+        location = torch_index(ctx.config, ctx.cell.torch_spec.kind, ctx.cell.cuda, ctx.env)
+        args += ["--find-links", location] if is_local(location) else ["--index", location]
+    pypi = ctx.config.index("pypi").effective(ctx.env)
+    args += ["--find-links", pypi, "--no-index"] if is_local(pypi) else ["--default-index", pypi]
+    return args
+
+
+def overrides_file() -> Path:
+    """The shipped override file that keeps PyPI's torchvision/torchaudio/torchcodec out.
+
+    Their PyPI builds do not load beside a CPU or nightly torch (``operator
+    torchvision::nms does not exist``); companions a cell needs are installed
+    with torch, from the torch index, before any override applies.
+    """
+    with resources.as_file(resources.files("vllm_matrix") / "data" / "overrides.txt") as path:
+        return Path(path)
+
+
+def pip_install(
+    ctx: StageContext,
+    stage: str,
+    requirements: Sequence[str],
+    *,
+    what: str,
+    extra: Sequence[str] = (),
+    overrides: bool = True,
+    with_torch_index: bool = True,
+) -> ProcResult:
+    """``uv pip install`` into the cell venv, logged to the stage's log; StageFailed unless it worked."""
+    argv = [uv_exe(ctx.env), "pip", "install", "--python", str(ctx.python)]
+    argv += index_args(ctx, with_torch_index=with_torch_index)
+    if overrides:
+        argv += ["--override", str(overrides_file())]
+    argv += [*extra, *requirements]
+    return ctx.check(stage, argv, what=what)

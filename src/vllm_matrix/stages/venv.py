@@ -1,0 +1,66 @@
+"""venv: a fresh ``uv venv`` per build key, after checking there is room for it.
+
+A venv that a previous attempt left half-built is cleared (``--clear``): the
+runner only reuses venvs that carry the completion marker.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from vllm_matrix.stages import uv
+from vllm_matrix.stages.base import StageContext, StageError
+
+STAGE = "venv"
+GIB = 1024**3
+MIN_FREE_ENV = "VLLM_MATRIX_MIN_FREE_GB"
+# Free space a cell's venv needs, in GiB: torch + vLLM + deps for a wheel;
+# a CUDA torch, build requirements and build objects for a source build.
+NEEDED_GIB = {"wheel": 6.0, "build": 30.0}
+
+
+def run(ctx: StageContext) -> None:
+    """Check free disk, then create the venv with the cell's Python."""
+    check_disk(ctx)
+    ctx.venv.parent.mkdir(parents=True, exist_ok=True)
+    argv = [uv.uv_exe(ctx.env), "venv", "--clear", "--python", ctx.cell.python, str(ctx.venv)]
+    ctx.check(STAGE, argv, what=f"creating a Python {ctx.cell.python} venv")
+
+
+def needed_bytes(ctx: StageContext) -> int:
+    """Bytes of free disk the cell needs: ``$VLLM_MATRIX_MIN_FREE_GB`` or the default for its source."""
+    override = ctx.env.get(MIN_FREE_ENV)
+    if override:
+        return int(float(override) * GIB)
+    kind = "build" if ctx.cell.source.builds else "wheel"
+    return int(NEEDED_GIB[kind] * GIB)
+
+
+def free_bytes(path: Path) -> tuple[Path, int]:
+    """Free bytes on the file system holding ``path`` (or its nearest existing parent)."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe, shutil.disk_usage(probe).free
+
+
+def check_disk(ctx: StageContext) -> None:
+    """Refuse to start a venv the disk cannot hold, saying how much is needed and where."""
+    need = needed_bytes(ctx)
+    where, free = free_bytes(ctx.venv)
+    ctx.record["disk"] = {"path": str(where), "free_bytes": free, "needed_bytes": need}
+    if free < need:
+        raise StageError(
+            STAGE,
+            f"not enough free disk for the venv: {free / GIB:.1f} GiB free on {where}, "
+            f"{need / GIB:.1f} GiB needed; free some space, or pass --workdir on a larger disk "
+            f"(${MIN_FREE_ENV} changes the requirement)",
+        )
+
+
+def remove(venv: Path) -> None:
+    """Delete a venv directory (after a failed build, so it never looks reusable)."""
+    if venv.is_dir() and not os.path.islink(venv):
+        shutil.rmtree(venv, ignore_errors=True)
