@@ -109,7 +109,7 @@ def parse_entries(data: bytes | mmap.mmap, start: int = 0, end: int | None = Non
     while pos + _CONTAINER.size <= end:
         magic, _version, header_size, size = _CONTAINER.unpack_from(data, pos)
         if magic != MAGIC:
-            if any(data[pos:min(pos + 8, end)]):  # zero padding between containers is fine
+            if any(data[pos : min(pos + 8, end)]):  # zero padding between containers is fine
                 raise BadFatbin(f"no fatbin magic at offset {pos:#x}")
             pos += 8
             continue
