@@ -12,8 +12,9 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ OUTCOMES = ("pass", "fail", "skip", "error", "interrupted")
 # Outcomes a ``--resume`` keeps; an interrupted cell runs again.
 FINISHED = ("pass", "fail", "skip", "error")
 RUN_FILE = "run.json"
+REPORTS_ENV = "VLLM_MATRIX_REPORTS"
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 RESULT_FILE = "result.json"
 JUNIT_FILE = "junit.xml"
 
@@ -172,6 +175,19 @@ class RunStore:
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         write_json(self.root / RUN_FILE, {"schema_version": SCHEMA_VERSION, **meta})
+
+
+def reports_dir(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """``--reports``, else ``$VLLM_MATRIX_REPORTS``, else ./reports."""
+    env = os.environ if environ is None else environ
+    return Path(explicit or env.get(REPORTS_ENV) or "reports")
+
+
+def check_run_name(name: str) -> str:
+    """A run name is a directory name: letters, digits, ``.``, ``_``, ``-``."""
+    if not RUN_NAME.match(name):
+        raise InputError(f"run name {name!r}: use letters, digits, '.', '_' and '-' only")
+    return name
 
 
 def new_run_name() -> str:

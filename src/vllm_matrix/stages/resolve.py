@@ -8,14 +8,12 @@ commit, ``path:`` records the checkout's commit, ``wheel:`` its requirement.
 
 from __future__ import annotations
 
-import importlib
 import subprocess
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from vllm_matrix import cell as cell_mod
-from vllm_matrix import nightly
+from vllm_matrix import gitsource, nightly
 from vllm_matrix.stages import uv
 from vllm_matrix.stages.base import StageContext, StageFailed, StageSkipped
 
@@ -107,14 +105,12 @@ def _git(repo: Path, *args: str) -> str | None:
 
 
 def _resolve_git(ctx: StageContext, ref: str) -> dict[str, Any]:
-    """``git:<ref>`` -> the exact commit, via the source path's mirror (gitsource)."""
-    gitsource = importlib.import_module("vllm_matrix.gitsource")  # the source path's module
-
-    url = ctx.config.vllm_git_url(ctx.env)
-    resolved: Any = gitsource.resolve_ref(ctx, ref)  # see gitsource for what it records
-    if isinstance(resolved, Mapping):
-        return {"kind": "git", "url": url, "ref": ref, **resolved}
-    return {"kind": "git", "url": url, "ref": ref, "commit": str(resolved)}
+    """``git:<ref>`` -> the exact commit, fetched into the work dir's bare mirror."""
+    url = gitsource.normalize_url(ctx.config.vllm_git_url(ctx.env))
+    commit = gitsource.resolve_ref(
+        url, ref, ctx.work.git_dir, ctx.log_path(STAGE), timeout_s=ctx.timeout(STAGE), env=ctx.env
+    )
+    return {"kind": "git", "url": url, "ref": ref, "commit": commit}
 
 
 def vllm_identity(ctx: StageContext) -> str:

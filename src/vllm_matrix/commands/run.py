@@ -1,0 +1,117 @@
+"""``vllm-matrix run``: run cells (by id or glob, or ``--all``) into ``reports/<run>/``.
+
+Exit codes: 0 every selected cell passed or was skipped (experimental cells'
+failures included), 1 some non-experimental cell failed, 2 bad input, 3 some
+cell hit a harness error, 130 interrupted (finished cells stay recorded;
+``--resume`` continues).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+
+from vllm_matrix import __version__, expand, hardware
+from vllm_matrix.cell import Cell
+from vllm_matrix.commands import load_cells, report
+from vllm_matrix.errors import InputError
+from vllm_matrix.results import RunStore, check_run_name, latest_run, new_run_name, reports_dir, utc_now
+from vllm_matrix.runner import Options, Runner, exit_code
+from vllm_matrix.workdir import Workdir
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "run", help="run cells end to end (resolve, venv, torch, source, build, verify, suites)"
+    )
+    parser.add_argument("cells", nargs="*", metavar="ID", help="cell ids or globs (see `vllm-matrix plan`)")
+    parser.add_argument("--all", action="store_true", help="every cell of the matrix")
+    parser.add_argument("--force", action="store_true", help="also run cells whose GPU this machine lacks")
+    parser.add_argument("--run", metavar="NAME", help="run name (default: a UTC timestamp)")
+    parser.add_argument("--resume", action="store_true", help="continue a run; finished cells are kept")
+    parser.add_argument(
+        "--workdir", metavar="DIR", help="work dir (default: $VLLM_MATRIX_WORKDIR, else user cache)"
+    )
+    parser.add_argument(
+        "--reports", metavar="DIR", help="reports dir (default: $VLLM_MATRIX_REPORTS, else ./reports)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config, cells = load_cells(args)
+    store = _store(args)
+    selected = select(cells, args.cells, args.all, store if args.resume else None)
+    work = Workdir.resolve(args.workdir)
+    hw = hardware.detect()
+    runner = Runner(config, store, work, hw, Options(force=args.force, resume=args.resume), progress=_say)
+    meta = {**store.read_meta(), "run": store.name, "matrix": str(config.path), "workdir": str(work.root),
+            "selected": [c.id for c in selected], "hardware": hw.to_dict(), "tool_version": __version__,
+            "status": "running"}  # fmt: skip
+    meta.setdefault("started_at", utc_now())
+    if args.resume:
+        meta["resumed_at"] = [*meta.get("resumed_at", []), utc_now()]
+    store.write_meta(meta)
+    _say(f"run {store.name}: {len(selected)} cells -> {store.root}")
+    with work.lock(), _sigterm_as_interrupt():
+        try:
+            results = runner.run(selected)
+        except KeyboardInterrupt:
+            store.write_meta({**meta, "status": "interrupted", "interrupted_at": utc_now()})
+            _say(f"interrupted; continue with: vllm-matrix run --resume --run {store.name}")
+            raise
+    store.write_meta({**meta, "status": "complete", "finished_at": utc_now()})
+    sys.stdout.write(report.render_table(results, store.name))
+    return exit_code(results)
+
+
+def _store(args: argparse.Namespace) -> RunStore:
+    reports = reports_dir(args.reports)
+    if args.resume and not args.run:
+        return RunStore(latest_run(reports))
+    name = check_run_name(args.run or new_run_name())
+    if args.resume and not (reports / name).is_dir():
+        raise InputError(f"--resume --run {name}: no such run under {reports}")
+    return RunStore(reports / name)
+
+
+def select(
+    cells: Sequence[Cell], patterns: Sequence[str], everything: bool, resumed: RunStore | None
+) -> list[Cell]:
+    """The cells to run: ``--all``, the given globs, or (on ``--resume`` alone) the run's own selection."""
+    if everything:
+        return list(cells)
+    if not patterns and resumed is not None:
+        patterns = resumed.read_meta().get("selected", [])
+    if not patterns:
+        raise InputError("run: name cell ids or globs, or pass --all (list them with `vllm-matrix plan`)")
+    by_id = {c.id for c in cells}
+    for pattern in patterns:
+        if not expand.select(cells, [pattern]):
+            close = difflib.get_close_matches(pattern, sorted(by_id), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else " (see `vllm-matrix plan --format ids`)"
+            raise InputError(f"run: no cell matches {pattern!r}{hint}")
+    return expand.select(cells, patterns)
+
+
+def _say(line: str) -> None:
+    print(f"vllm-matrix: {line}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """CI cancels with SIGTERM: treat it like Ctrl-C so the running cell is recorded as interrupted."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,348 @@
+"""Run cells: their stages in order, build-key reuse, outcomes, and result.json + junit.xml per cell.
+
+A cell ends in one of: ``pass``; ``fail`` (a stage's verdict, classified from
+its log); ``skip`` (a GPU this machine lacks, a nightly not on the index);
+``error`` (the harness broke or the machine cannot run it: a bug or a full
+disk, never a verdict about vLLM); ``interrupted`` (Ctrl-C, SIGTERM). One
+cell's ``error`` never stops the others.
+
+Cells that share a resolved build key share one venv: the install stages run
+once, later cells record them as ``reused``; a build that failed is not
+retried by the next cell of the same key in the same run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vllm_matrix import __version__
+from vllm_matrix.cell import Cell
+from vllm_matrix.config import MatrixConfig
+from vllm_matrix.errors import EXIT_CELL_FAILED, EXIT_HARNESS, EXIT_OK
+from vllm_matrix.hardware import Hardware
+from vllm_matrix.junit import write_cell_junit
+from vllm_matrix.results import CellResult, RunStore, StageRecord, utc_now, write_json
+from vllm_matrix.stages import uv
+from vllm_matrix.stages.base import Stage, StageContext, StageError, StageFailed, StageSkipped
+from vllm_matrix.stages.resolve import MARKER
+from vllm_matrix.stages.suites import PYTEST_JUNIT
+from vllm_matrix.workdir import Workdir
+
+ORDER = ("resolve", "venv", "torch", "source", "prepare", "build", "verify", "suites")
+# Stages that make the build-key venv; skipped (``reused``) when its marker exists.
+INSTALL = ("venv", "torch", "source", "prepare", "build")
+MODULES = {name: f"vllm_matrix.stages.{name}" for name in ORDER}
+WHEEL_SOURCE = "vllm_matrix.stages.wheel"
+Progress = Callable[[str], None]
+
+
+def plan(cell: Cell) -> tuple[str, ...]:
+    """The stages a cell runs: a wheel source has no prepare or build."""
+    if cell.source.builds:
+        return ORDER
+    return tuple(s for s in ORDER if s not in ("prepare", "build"))
+
+
+def load_stage(name: str, cell: Cell) -> Stage:
+    """The ``run`` function of a stage's module (the wheel installer for a wheel cell's source)."""
+    module = WHEEL_SOURCE if name == "source" and not cell.source.builds else MODULES[name]
+    stage: Stage = importlib.import_module(module).run
+    return stage
+
+
+@dataclass
+class Options:
+    """What the user asked for on the command line."""
+
+    force: bool = False  # run cells whose GPU this machine lacks
+    resume: bool = False  # keep finished cells of the run
+
+
+@dataclass
+class BuildFailure:
+    """A build key whose install stages failed in this run, and how."""
+
+    cell_id: str
+    stage: str
+    klass: str | None
+    message: str
+    evidence: list[str]
+    log: str | None
+
+
+@dataclass
+class Runner:
+    """Runs cells into one run's store, sharing one work dir."""
+
+    config: MatrixConfig
+    store: RunStore
+    work: Workdir
+    hardware: Hardware
+    options: Options = field(default_factory=Options)
+    stages: Mapping[str, Stage] = field(default_factory=dict)  # overrides, by stage name (tests)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    progress: Progress = lambda line: None
+    failed_builds: dict[str, BuildFailure] = field(default_factory=dict)
+
+    def run(self, cells: Sequence[Cell]) -> list[CellResult]:
+        """Run ``cells`` in order; with ``resume``, finished cells keep their stored result."""
+        results = []
+        for number, cell in enumerate(cells, start=1):
+            kept = self.store.read_result(cell.id) if self.options.resume else None
+            if kept is not None and kept.finished:
+                self.progress(f"[{number}/{len(cells)}] {cell.id}: {kept.outcome} (kept from the run)")
+                results.append(kept)
+                continue
+            self.progress(f"[{number}/{len(cells)}] {cell.id}")
+            result = self.run_cell(cell)
+            self.progress(f"[{number}/{len(cells)}] {cell.id}: {describe(result)}")
+            results.append(result)
+        return results
+
+    def run_cell(self, cell: Cell) -> CellResult:
+        """Run one cell and store its result; an interrupt is stored, then re-raised."""
+        return CellRun(self, cell).execute()
+
+    def stage_fn(self, name: str, cell: Cell) -> Stage:
+        return self.stages.get(name) or load_stage(name, cell)
+
+
+class CellRun:
+    """One cell's pass through its stages."""
+
+    def __init__(self, runner: Runner, cell: Cell) -> None:
+        self.runner = runner
+        self.cell = cell
+        cell_dir = runner.store.cell_dir(cell.id)
+        self.ctx = StageContext(
+            cell=cell,
+            config=runner.config,
+            work=runner.work,
+            cell_dir=cell_dir,
+            venv=runner.work.venvs / cell.build_group,
+            env=uv.base_env(runner.work.uv_cache, runner.environ),
+            hardware=runner.hardware,
+        )
+        self.records: list[StageRecord] = []
+        self.result = CellResult(id=cell.id, run=runner.store.name, outcome="pass", cell=cell.to_dict(),
+                                 experimental=cell.experimental, started_at=utc_now())  # fmt: skip
+        self.start = time.monotonic()
+        self.current: str | None = None
+
+    def execute(self) -> CellResult:
+        _clear_previous(self.ctx.cell_dir)
+        try:
+            self._run_stages()
+        except StageSkipped as exc:
+            self._end("skip", exc.stage, exc.reason)
+        except StageFailed as exc:
+            self._fail(exc)
+        except StageError as exc:
+            self._end("error", exc.stage, exc.message)
+        except KeyboardInterrupt:
+            self._end("interrupted", self.current, f"interrupted during {self.current or 'setup'}")
+            self._finish()
+            raise
+        except Exception as exc:
+            self._harness_error(exc)
+        return self._finish()
+
+    def _run_stages(self) -> None:
+        lacking = self.runner.hardware.lacks(self.cell.gpu)
+        if lacking and not self.runner.options.force:
+            raise StageSkipped("hardware", lacking)
+        if lacking:
+            self.result.facts["forced"] = lacking
+        stages = plan(self.cell)
+        for name in stages:
+            if name in INSTALL and self._reuse(name, stages):
+                continue
+            self._run_stage(name)
+            if name == _last_install(stages):
+                self._mark_built()
+
+    def _run_stage(self, name: str) -> None:
+        self.current = name
+        fn = self.runner.stage_fn(name, self.cell)
+        started = time.monotonic()
+        status, message = "pass", None
+        try:
+            fn(self.ctx)
+        except StageSkipped as exc:
+            status, message = "skip", exc.reason
+            raise
+        except StageFailed as exc:
+            status, message = "fail", exc.message
+            raise
+        except StageError as exc:
+            status, message = "error", exc.message
+            raise
+        except KeyboardInterrupt:
+            status, message = "interrupted", "interrupted"
+            raise
+        except Exception as exc:
+            status, message = "error", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self._record(name, status, time.monotonic() - started, message)
+
+    def _record(self, name: str, status: str, duration: float, message: str | None) -> None:
+        log = self.ctx.log_path(name)
+        rel = str(log.relative_to(self.ctx.cell_dir)) if log.exists() else None
+        self.records.append(StageRecord(name, status, round(duration, 3), rel, message))
+
+    def _reuse(self, name: str, stages: Sequence[str]) -> bool:
+        """Whether an install stage is covered by this build key's finished (or failed) build."""
+        key = self.ctx.record.get("build_key")
+        if key is None:
+            return False
+        failure = self.runner.failed_builds.get(key)
+        if failure is not None:
+            message = (
+                f"same build as cell {failure.cell_id}, which failed at {failure.stage}: {failure.message}"
+            )
+            self.records.append(StageRecord(name, "fail", 0.0, failure.log, message))
+            raise StageFailed(failure.stage, message, klass=failure.klass, evidence=failure.evidence,
+                              log=Path(failure.log) if failure.log else None)  # fmt: skip
+        marker = _read_marker(self.ctx.venv)
+        if marker is None:
+            return False
+        if name == "venv":
+            self.ctx.record.update(marker.get("facts", {}))
+            self.ctx.record["reused_build"] = {"cell": marker.get("cell"), "run": marker.get("run")}
+        by = f"{marker.get('cell')} in run {marker.get('run')}"
+        self.records.append(StageRecord(name, "reused", 0.0, None, f"build key {key} built by {by}"))
+        return True
+
+    def _mark_built(self) -> None:
+        """Write the venv's completion marker: later cells with this build key reuse it."""
+        keep = ("torch", "vllm", "build_key", "torch_version", "build_env", "source_dir")
+        facts = {k: self.ctx.record[k] for k in keep if k in self.ctx.record}
+        write_json(self.ctx.venv / MARKER, {"cell": self.cell.id, "run": self.runner.store.name,
+                                            "built_at": utc_now(), "facts": facts})  # fmt: skip
+
+    def _fail(self, exc: StageFailed) -> None:
+        diagnosis = None
+        klass, evidence, hint, line = exc.klass, list(exc.evidence), None, None
+        if klass is None and exc.log is not None:
+            diagnosis = diagnose(exc.log, exc.stage, self.runner.config.catalogues)
+        if diagnosis is not None:
+            klass = diagnosis.get("klass") or diagnosis.get("class")
+            evidence = evidence or _lines(diagnosis.get("evidence"))
+            hint, line = diagnosis.get("hint"), diagnosis.get("line_number")
+        self._end("fail", exc.stage, exc.message)
+        self.result.klass, self.result.evidence, self.result.hint = klass, evidence, hint
+        self.result.evidence_line, self.result.diagnosis = line, diagnosis
+        self.result.log = _rel_log(exc.log, self.ctx.cell_dir)
+        key = self.ctx.record.get("build_key")
+        if key and exc.stage in INSTALL and not exc.message.startswith("same build as cell"):
+            self.runner.failed_builds[key] = BuildFailure(
+                self.cell.id, exc.stage, klass, exc.message, evidence, str(exc.log) if exc.log else None
+            )
+
+    def _harness_error(self, exc: Exception) -> None:
+        stage = self.current or "setup"
+        log = self.ctx.cell_dir / "logs" / "harness-error.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        self._end("error", stage, f"harness error in {stage}: {type(exc).__name__}: {exc}")
+        self.result.log = _rel_log(log, self.ctx.cell_dir)
+
+    def _end(self, outcome: str, stage: str | None, message: str) -> None:
+        self.result.outcome, self.result.stage, self.result.message = outcome, stage, message
+        if outcome != "fail":
+            log = self.ctx.log_path(stage) if stage else None
+            self.result.log = _rel_log(log, self.ctx.cell_dir)
+
+    def _finish(self) -> CellResult:
+        result = self.result
+        result.stages = self.records
+        result.facts = {**result.facts, **self.ctx.record, "harness_version": __version__}
+        result.finished_at = utc_now()
+        result.duration_s = round(time.monotonic() - self.start, 3)
+        self.runner.store.write_result(result)
+        write_cell_junit(result, self.ctx.cell_dir, [self.ctx.cell_dir / PYTEST_JUNIT])
+        return result
+
+
+def _last_install(stages: Sequence[str]) -> str:
+    return [s for s in stages if s in INSTALL][-1]
+
+
+def _read_marker(venv: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((venv / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _clear_previous(cell_dir: Path) -> None:
+    """A cell that runs again starts with empty logs (its old result is replaced at the end)."""
+    logs = cell_dir / "logs"
+    if logs.is_dir():
+        for path in logs.iterdir():
+            path.unlink(missing_ok=True)
+    (cell_dir / PYTEST_JUNIT).unlink(missing_ok=True)
+
+
+def _rel_log(log: Path | None, cell_dir: Path) -> str | None:
+    if log is None or not log.exists():
+        return None
+    try:
+        return str(log.relative_to(cell_dir))
+    except ValueError:
+        return str(log)
+
+
+def diagnose(log: Path, stage: str, catalogues: Sequence[Path]) -> dict[str, Any] | None:
+    """The classifier's diagnosis of a failed stage's log, or None until the classifier exists.
+
+    Never a guess: without ``vllm_matrix.classify`` the class stays empty.
+    """
+    try:
+        classify = importlib.import_module("vllm_matrix.classify")
+    except ImportError:
+        return None
+    diagnosis = classify.classify_file(log, stage=stage, catalogues=tuple(catalogues))
+    data: dict[str, Any] = diagnosis.to_dict()
+    return data
+
+
+def _lines(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def describe(result: CellResult) -> str:
+    """One line: ``fail at build (NVCC_UNSUPPORTED_ARCH): ... (12.3s)``."""
+    where = f" at {result.stage}" if result.stage and result.outcome != "pass" else ""
+    klass = f" ({result.klass})" if result.klass else ""
+    message = f": {result.message}" if result.message and result.outcome != "pass" else ""
+    soft = " [experimental]" if result.experimental and result.outcome == "fail" else ""
+    return f"{result.outcome}{where}{klass}{message}{soft} ({result.duration_s:.1f}s)"
+
+
+def exit_code(results: Iterable[CellResult]) -> int:
+    """3 if any cell hit a harness error, else 1 if a non-experimental cell failed, else 0.
+
+    An experimental cell's failure is reported but does not fail the run (like
+    GitHub's continue-on-error or Buildkite's soft_fail).
+    """
+    results = list(results)
+    if any(r.outcome == "error" for r in results):
+        return EXIT_HARNESS
+    if any(r.counts_as_failure for r in results):
+        return EXIT_CELL_FAILED
+    return EXIT_OK

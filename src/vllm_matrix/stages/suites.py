@@ -1,0 +1,164 @@
+"""suites: run the payload pytest suites (tests/kernels, tests/generation) inside the cell venv.
+
+The payload depends only on torch, vllm, pytest, pytest-xdist, hypothesis and
+transformers (installed here) and reads the cell from environment variables.
+The flash-attention version is set the way this vLLM ref understands it:
+``VLLM_FLASH_ATTN_VERSION`` for refs that read that variable, and always
+``VLLM_MATRIX_FA_VERSION``, from which the payload passes the engine argument
+(``attention_config``) on refs that take it. ``fa_mechanism`` records which.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from junitparser import JUnitXmlError
+
+import vllm_matrix
+from vllm_matrix import junit
+from vllm_matrix.results import CellResult
+from vllm_matrix.stages import torch, uv
+from vllm_matrix.stages.base import StageContext, StageError, StageFailed
+
+STAGE = "suites"
+PAYLOAD_ENV = "VLLM_MATRIX_PAYLOAD_DIR"
+PAYLOAD_INI = "pytest-payload.ini"
+DEPENDENCIES = ("pytest", "pytest-xdist", "hypothesis", "transformers")
+PYTEST_JUNIT = "pytest-junit.xml"
+NO_TESTS_COLLECTED = 5
+
+
+def payload_dir(environ: dict[str, str]) -> Path:
+    """Where the payload suites live: ``$VLLM_MATRIX_PAYLOAD_DIR``, else this checkout's tests/."""
+    if environ.get(PAYLOAD_ENV):
+        return Path(environ[PAYLOAD_ENV]).absolute()
+    return Path(vllm_matrix.__file__).resolve().parents[2] / "tests"
+
+
+def run(ctx: StageContext) -> None:
+    """Install the suites' dependencies, run pytest, record the counts, fail on failed tests."""
+    tests = payload_dir(ctx.env)
+    suites = [tests / name for name in ctx.cell.suites if (tests / name).is_dir()]
+    if not suites or not (tests / PAYLOAD_INI).is_file():
+        raise StageError(STAGE, f"payload suites {list(ctx.cell.suites)} not found under {tests}")
+    uv.pip_install(ctx, STAGE, list(DEPENDENCIES), what="installing the suites' dependencies")
+    torch.ensure_unchanged(ctx, STAGE)
+    out = ctx.cell_dir / PYTEST_JUNIT
+    out.unlink(missing_ok=True)
+    result = ctx.run(STAGE, pytest_argv(ctx, tests, suites, out), env=suite_env(ctx), cwd=ctx.cell_dir)
+    counts = record_counts(ctx, out, [s.name for s in suites])
+    if not result.ok:
+        raise StageFailed(STAGE, _failure_message(result.describe(), result.returncode, counts),
+                          log=result.log, evidence=counts.get("failed_tests", [])[:3])  # fmt: skip
+
+
+def pytest_argv(ctx: StageContext, tests: Path, suites: list[Path], junit_xml: Path) -> list[str]:
+    """The pytest command line (the payload's own ini, rootdir tests/, no cache written into the repo)."""
+    return [
+        str(ctx.python), "-m", "pytest", "-c", str(tests / PAYLOAD_INI), "--rootdir", str(tests),
+        "-p", "no:cacheprovider", "-o", f"junit_suite_name={ctx.cell.id}.suites",
+        f"--junitxml={junit_xml}", *[str(s) for s in suites],
+    ]  # fmt: skip
+
+
+def suite_env(ctx: StageContext) -> dict[str, str]:
+    """What the payload reads: the cell, device, dtype, FA version, seed, model dir, a fresh cache root."""
+    cell = ctx.cell
+    cache_root = fresh_cache_root(ctx)
+    env = {
+        "VLLM_MATRIX_CELL_ID": cell.id,
+        "VLLM_MATRIX_DEVICE": "cpu" if cell.gpu == "cpu" else "cuda",
+        "VLLM_MATRIX_DTYPE": cell.dtype,
+        "VLLM_MATRIX_ENFORCE_EAGER": "1" if cell.enforce_eager else "0",
+        "VLLM_MATRIX_SEED": ctx.env.get("VLLM_MATRIX_SEED", "0"),
+        "VLLM_MATRIX_MODEL_DIR": ctx.env.get("VLLM_MATRIX_MODEL_DIR", str(ctx.work.root / "models")),
+        "VLLM_CACHE_ROOT": str(cache_root),
+    }
+    mechanism = fa_mechanism(ctx)
+    ctx.record["fa_mechanism"] = mechanism
+    if cell.flash_attn is not None:
+        env["VLLM_MATRIX_FA_VERSION"] = str(cell.flash_attn)
+        env["VLLM_MATRIX_FA_MECHANISM"] = mechanism or "unknown"
+        if mechanism in (None, "env", "env+engine_arg"):
+            env["VLLM_FLASH_ATTN_VERSION"] = str(cell.flash_attn)
+    return env
+
+
+def fresh_cache_root(ctx: StageContext) -> Path:
+    """The cell's own VLLM_CACHE_ROOT, emptied: stale torch.compile caches cause false failures."""
+    root = ctx.work.cache_roots / ctx.cell.id
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def fa_mechanism(ctx: StageContext) -> str | None:
+    """How this vLLM takes the FA version: ``env``, ``engine_arg``, both, or None when unknown/unset."""
+    if ctx.cell.flash_attn is None:
+        return None
+    pkg = _vllm_dir(ctx)
+    if pkg is None:
+        return None
+    reads_env = "VLLM_FLASH_ATTN_VERSION" in _read(pkg / "envs.py")
+    config_files = [pkg / "config" / "attention.py", *sorted((pkg / "config").glob("*.py"))]
+    takes_arg = any("flash_attn_version" in _read(path) for path in config_files)
+    if reads_env and takes_arg:
+        return "env+engine_arg"
+    return "env" if reads_env else "engine_arg" if takes_arg else None
+
+
+def _vllm_dir(ctx: StageContext) -> Path | None:
+    for site in torch.site_packages(ctx.venv):
+        if (site / "vllm" / "__init__.py").is_file():
+            return site / "vllm"
+    source = ctx.record.get("source_dir")  # editable installs keep vllm in the source tree
+    if source and (Path(source) / "vllm" / "__init__.py").is_file():
+        return Path(source) / "vllm"
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def record_counts(ctx: StageContext, junit_xml: Path, suites: list[str]) -> dict[str, Any]:
+    """Test counts from pytest's JUnit, which also gets the cell's parameters as suite properties."""
+    counts: dict[str, Any] = {"suites": suites, "junit": PYTEST_JUNIT}
+    try:
+        parsed = junit.read_suites(junit_xml)
+    except (OSError, JUnitXmlError, SyntaxError, ValueError):
+        ctx.record["suites"] = counts | {"junit": None}
+        return counts
+    for key in ("tests", "failures", "errors", "skipped"):
+        counts[key] = sum(int(getattr(s, key) or 0) for s in parsed)
+    counts["failed_tests"] = [
+        f"{case.classname}::{case.name}"
+        for s in parsed
+        for case in s
+        if not case.is_passed and not case.is_skipped
+    ]
+    ctx.record["suites"] = counts
+    junit.add_properties(junit_xml, junit.cell_properties(_partial_result(ctx)))
+    return counts
+
+
+def _partial_result(ctx: StageContext) -> CellResult:
+    """Enough of the cell's result for its JUnit properties, before the cell has ended."""
+    return CellResult(
+        id=ctx.cell.id, run=ctx.cell_dir.parent.parent.name, outcome="running", cell=ctx.cell.to_dict(),
+        experimental=ctx.cell.experimental, facts=dict(ctx.record),
+    )  # fmt: skip
+
+
+def _failure_message(described: str, returncode: int | None, counts: dict[str, Any]) -> str:
+    if returncode == NO_TESTS_COLLECTED:
+        return "pytest collected no tests"
+    if "tests" in counts and returncode == 1:
+        bad = counts["failures"] + counts["errors"]
+        return f"{bad} of {counts['tests']} tests failed"
+    return f"pytest {described}"
