@@ -125,7 +125,8 @@ def list_nightlies(
         if normalize(name.name) == normalize(package) and _fits(name, python, platform):
             wheels.append(_wheel(name, link, package, cuda))
     if not named:
-        raise IndexMalformed(f"index page {url} has {len(page.links)} links but no wheel file")
+        anchors = len(page.links) + len(page.malformed)
+        raise IndexMalformed(f"index page {url} has {anchors} anchors but no wheel file")
     return Listing(url, normalize(package), cuda, tuple(wheels), tuple(malformed), named)
 
 

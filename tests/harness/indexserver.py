@@ -139,7 +139,7 @@ def serve(
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, name="indexserver", daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), name="indexserver", daemon=True)
     thread.start()
     try:
         yield state
