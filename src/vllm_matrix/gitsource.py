@@ -1,0 +1,209 @@
+"""vLLM from git: one bare mirror per repository URL, refs resolved to commits, a worktree per build.
+
+The mirror (``git clone --mirror``) lives in the work dir and is fetched, not
+re-cloned, on later runs; the URL is ``MatrixConfig.vllm_git_url()`` (env
+``VLLM_MATRIX_VLLM_GIT``), and a local repository path works as well.
+
+Worktrees are per (commit, build key), not per commit: vLLM's build writes
+into its source tree (``build/``, and the ``.so`` files with ``-e``), and
+CMake caches the arch flags there, so two arch lists sharing one tree would
+see each other's objects. A worktree that already sits at the commit is reused,
+which keeps its build directory warm for a rebuild.
+
+Every git command is an argument list with a timeout, logged to the stage's
+log; ``GIT_TERMINAL_PROMPT=0`` keeps a URL that wants credentials from hanging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from vllm_matrix.cell import slug
+from vllm_matrix.proc import run_logged
+from vllm_matrix.stages.base import StageFailed
+
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+_QUERY_TIMEOUT_S = 60.0
+
+
+def git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for git: never prompt, never page, English messages for the classifier."""
+    base = dict(os.environ if env is None else env)
+    return base | {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
+
+
+def normalize_url(url: str) -> str:
+    """A local repository path becomes absolute (the mirror is cloned from elsewhere); URLs stay."""
+    path = Path(url).expanduser()
+    if "://" not in url and not url.startswith("git@") and path.exists():
+        return str(path.resolve())
+    return url
+
+
+def mirror_path(git_dir: Path, url: str) -> Path:
+    """Where the bare mirror of ``url`` lives: readable name plus a hash of the exact URL."""
+    name = slug(url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))
+    return git_dir / f"{name}-{hashlib.sha256(url.encode()).hexdigest()[:10]}.git"
+
+
+def worktree_path(worktrees: Path, commit: str, build_key: str) -> Path:
+    """The source tree for one commit built with one build key."""
+    return worktrees / f"{commit[:12]}-{build_key}"
+
+
+def _fail(stage: str, what: str, log: Path, detail: str = "") -> StageFailed:
+    evidence = [line for line in detail.splitlines() if line.strip()][-3:]
+    message = f"{what}: {evidence[-1]}" if evidence else what
+    return StageFailed(stage, message, log=log, evidence=evidence)
+
+
+def _query(args: list[str], log: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """A quick local git command whose output we need; it is appended to ``log`` too."""
+    argv = ["git", *args]
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, env=dict(env), timeout=_QUERY_TIMEOUT_S, check=False
+    )
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8", errors="replace") as fh:
+        fh.write(f"\n$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}[exit {proc.returncode}]\n")
+    return proc
+
+
+def update_mirror(
+    url: str,
+    git_dir: Path,
+    log: Path,
+    *,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    stage: str = "resolve",
+) -> Path:
+    """Clone ``url`` as a bare mirror, or fetch it if the mirror exists; return the mirror path.
+
+    A first clone goes to a temporary name and is renamed when complete, so an
+    interrupted clone never looks like a mirror.
+    """
+    genv = git_env(env)
+    mirror = mirror_path(git_dir, url)
+    if (mirror / "HEAD").is_file():
+        argv = ["git", "--git-dir", str(mirror), "fetch", "--prune", "--tags", "--force", "origin"]
+        result = run_logged(argv, log, timeout_s=timeout_s, env=genv)
+        if not result.ok:
+            raise _fail(stage, f"git fetch of {url} failed ({result.describe()})", log, _tail(log))
+        return mirror
+    git_dir.mkdir(parents=True, exist_ok=True)
+    partial = mirror.with_name(mirror.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    result = run_logged(
+        ["git", "clone", "--mirror", "--", url, str(partial)], log, timeout_s=timeout_s, env=genv
+    )
+    if not result.ok:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise _fail(stage, f"git clone of {url} failed ({result.describe()})", log, _tail(log))
+    partial.rename(mirror)
+    return mirror
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    body = [line for line in text.splitlines()[-lines:] if not line.startswith(("[", "$"))]
+    return "\n".join(body)
+
+
+def rev_parse(
+    mirror: Path, ref: str, log: Path, env: Mapping[str, str] | None = None
+) -> tuple[str | None, str]:
+    """The commit ``ref`` names in ``mirror`` (branch, tag, sha, ``pull/N/head``), or (None, git's error)."""
+    if ref.startswith("-"):
+        return None, f"fatal: {ref!r} is an option, not a git ref"
+    proc = _query(["--git-dir", str(mirror), "rev-parse", f"{ref}^{{commit}}"], log, git_env(env))
+    sha = proc.stdout.strip()
+    if proc.returncode == 0 and _FULL_SHA.match(sha):
+        return sha, ""
+    return None, proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else ""
+
+
+def resolve_ref(
+    url: str,
+    ref: str,
+    git_dir: Path,
+    log: Path,
+    *,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    stage: str = "resolve",
+) -> str:
+    """The exact commit ``git:<ref>`` means now in the repository at ``url``.
+
+    A full sha already in the mirror needs no fetch; anything else (``main``
+    moves) fetches first. A ref that does not exist is ``StageFailed`` naming
+    the ref and the URL, with git's own message in the log.
+    """
+    url = normalize_url(url)
+    mirror = mirror_path(git_dir, url)
+    if _FULL_SHA.match(ref) and (mirror / "HEAD").is_file():
+        sha, _ = rev_parse(mirror, ref, log, env)
+        if sha:
+            return sha
+    mirror = update_mirror(url, git_dir, log, timeout_s=timeout_s, env=env, stage=stage)
+    sha, error = rev_parse(mirror, ref, log, env)
+    if sha is None:
+        detail = error or f"fatal: git rev-parse found no commit named {ref!r}"
+        _append(log, f"[git ref {ref!r} not found in {url}]\n")
+        raise StageFailed(
+            stage,
+            f"git ref {ref!r} not found in {url} ({detail.splitlines()[-1]})",
+            log=log,
+            evidence=[f"git ref {ref!r} not found in {url}"],
+        )
+    return sha
+
+
+def _append(log: Path, text: str) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def head_commit(path: Path, log: Path, env: Mapping[str, str] | None = None) -> str | None:
+    """``git rev-parse HEAD`` of a local checkout, or None when it is not a git repository."""
+    if not path.is_dir():
+        return None
+    proc = _query(["-C", str(path), "rev-parse", "--verify", "--quiet", "HEAD"], log, git_env(env))
+    sha = proc.stdout.strip()
+    return sha if proc.returncode == 0 and _FULL_SHA.match(sha) else None
+
+
+def ensure_worktree(
+    mirror: Path,
+    commit: str,
+    dest: Path,
+    log: Path,
+    *,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    stage: str = "source",
+) -> Path:
+    """A detached worktree of ``mirror`` at ``commit`` in ``dest``; reused if it is already there."""
+    genv = git_env(env)
+    if head_commit(dest, log, env) == commit:
+        _append(log, f"[reusing worktree {dest} at {commit}]\n")
+        return dest
+    if dest.exists():
+        shutil.rmtree(dest)
+    _query(["--git-dir", str(mirror), "worktree", "prune"], log, genv)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["git", "--git-dir", str(mirror), "worktree", "add", "--detach", "--force", str(dest), commit]
+    result = run_logged(argv, log, timeout_s=timeout_s, env=genv)
+    if not result.ok:
+        raise _fail(stage, f"git worktree add of {commit[:12]} failed ({result.describe()})", log, _tail(log))
+    return dest

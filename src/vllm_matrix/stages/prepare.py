@@ -1,0 +1,83 @@
+"""prepare: make the source tree build against the cell's torch, then install its build requirements.
+
+vLLM's documented flow for an existing torch: run ``use_existing_torch.py``
+(it drops the torch pins from the requirement files), install the build
+requirements, then build with ``--no-build-isolation``. Newer refs' script
+takes ``--prefix`` (drop only lines starting ``torch=``, ``torchvision=``,
+``torchaudio=``); older ones drop every line that mentions torch and take no
+arguments at all, so running ``--help`` would already rewrite the files.
+Support is therefore detected by reading the script, never by running it.
+
+After the install, torch must still be the cell's torch (TORCH_OVERRIDDEN).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from vllm_matrix.buildenv import target_device
+from vllm_matrix.stages import torch, uv
+from vllm_matrix.stages.base import StageContext
+
+STAGE = "prepare"
+SCRIPT = "use_existing_torch.py"
+# Build requirement files by target device, newest layout first.
+BUILD_REQUIREMENTS = {
+    "cuda": ("requirements/build/cuda.txt", "requirements/build.txt", "requirements-build.txt"),
+    "cpu": (
+        "requirements/build/cpu.txt",
+        "requirements/cpu-build.txt",
+        "requirements/build.txt",
+        "requirements-build.txt",
+    ),
+}
+_PREFIX_OPTION = re.compile(r"""["']--prefix["']""")
+
+
+def supports_prefix(script_text: str) -> bool:
+    """Whether a ``use_existing_torch.py`` declares a ``--prefix`` option."""
+    return bool(_PREFIX_OPTION.search(script_text))
+
+
+def build_requirements(tree: Path, device: str) -> Path | None:
+    """The ref's build requirements file for ``device`` (``cuda`` or ``cpu``), newest layout first."""
+    for name in BUILD_REQUIREMENTS.get(device, BUILD_REQUIREMENTS["cuda"]):
+        if (tree / name).is_file():
+            return tree / name
+    return None
+
+
+def run(ctx: StageContext) -> None:
+    """Run use_existing_torch.py, install the build requirements, check torch; record what was done."""
+    tree = Path(ctx.record["source_dir"])
+    done = {"use_existing_torch": use_existing_torch(ctx, tree)}
+    requirements = build_requirements(tree, target_device(ctx.cell.cuda))
+    if requirements is None:
+        done["build_requirements"] = "none found: nothing installed"
+        _log(ctx, "[no build requirements file in the tree; nothing installed]")
+    else:
+        rel = str(requirements.relative_to(tree))
+        uv.pip_install(ctx, STAGE, ["-r", str(requirements)], what=f"installing {rel}")
+        done["build_requirements"] = rel
+    ctx.record["prepare"] = done
+    torch.ensure_unchanged(ctx, STAGE)
+
+
+def use_existing_torch(ctx: StageContext, tree: Path) -> str:
+    """Run the ref's script with the venv's python (``--prefix`` where supported); say what ran."""
+    script = tree / SCRIPT
+    if not script.is_file():
+        _log(ctx, f"[{SCRIPT} not in this ref: the requirement files keep their torch pins]")
+        return "absent"
+    prefix = supports_prefix(script.read_text(encoding="utf-8", errors="replace"))
+    argv = [str(ctx.python), SCRIPT, *(["--prefix"] if prefix else [])]
+    ctx.check(STAGE, argv, cwd=tree, what=SCRIPT)
+    return "--prefix" if prefix else "legacy (drops every line mentioning torch)"
+
+
+def _log(ctx: StageContext, line: str) -> None:
+    log = ctx.log_path(STAGE)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
