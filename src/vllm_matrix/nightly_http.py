@@ -20,6 +20,7 @@ import os
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from pathlib import Path
 import platformdirs
 
 from vllm_matrix import __version__
-from vllm_matrix.nightly_errors import IndexNotFound, IndexUnavailable
+from vllm_matrix.nightly_errors import IndexNotFound, IndexUnavailable, NightlySpecError
 
 DEFAULT_TTL_S = 3600.0
 DEFAULT_TIMEOUT_S = 30.0
@@ -58,6 +59,11 @@ class IndexClient:
     backoff_s: float = DEFAULT_BACKOFF_S
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
+
+    @classmethod
+    def for_user(cls, *, offline: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S) -> IndexClient:
+        """A client with the per-user page cache (``default_cache_dir()``) and default limits."""
+        return cls(cache_dir=default_cache_dir(), offline=offline, timeout_s=timeout_s)
 
     def get(self, url: str) -> str:
         """The body of ``url`` as text, from the cache when fresh (or when offline)."""
@@ -102,21 +108,25 @@ class IndexClient:
         return float(entry["fetched"]), str(entry["body"])
 
     def _write_cache(self, url: str, body: str) -> None:
-        """Atomic write, so a concurrent reader sees the old entry or the new one."""
+        """Atomic write, so a concurrent reader sees the old entry or the new one.
+
+        Best effort: a cache that cannot be written (read-only, disk full)
+        costs a refetch next time, never the answer.
+        """
         path = self._cache_path(url)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
         entry = json.dumps({"url": url, "fetched": self.clock(), "body": body})
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(entry)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(entry)
+                os.replace(tmp, path)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
 
 class _Transient(Exception):
@@ -124,6 +134,11 @@ class _Transient(Exception):
 
 
 def _get_once(url: str, timeout_s: float) -> str:
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme not in ("http", "https", "file"):
+        raise NightlySpecError(f"the index must be an http(s):// or file:// URL, got {url!r}")
+    if scheme == "file" and url.endswith("/"):
+        url += "index.html"  # a mirrored index on disk: directory pages are index.html files
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
@@ -141,6 +156,8 @@ def _get_once(url: str, timeout_s: float) -> str:
         raise _Transient(f"broken HTTP response ({type(exc).__name__})") from None
     except urllib.error.URLError as exc:
         reason = exc.reason
+        if scheme == "file":
+            raise IndexNotFound(f"{url} does not exist ({reason})") from None
         if isinstance(reason, TimeoutError):
             raise _Transient(f"timed out after {timeout_s:g} s") from None
         raise _Transient(str(getattr(reason, "strerror", None) or reason)) from None

@@ -325,3 +325,23 @@ def test_select_is_pure_and_checks_the_future() -> None:
         nightly.select(parse_torch("nightly:2026-12-01"), [wheel], "cpu", TODAY)
     with pytest.raises(NightlyMissing, match=r"\(it lists none\)"):
         nightly.select(parse_torch("nightly:2026-11-01"), [], "cpu", TODAY)
+
+
+def test_a_mirror_on_disk_written_by_write_index_page(tmp_path: Path) -> None:
+    from indexserver import write_index_page  # after pytest_plugins has imported it (assert rewriting)
+
+    files = tmp_path / "files"
+    files.mkdir()
+    names = [f"torch-2.12.0.dev2026110{d}+cu128-cp312-cp312-manylinux_2_28_x86_64.whl" for d in (1, 3)]
+    for name in names:
+        (files / name).write_bytes(b"")
+    (files / (names[1] + ".metadata")).write_text("Metadata-Version: 2.4\nName: torch\n", encoding="utf-8")
+    write_index_page(
+        tmp_path / "index/cu128/torch", [files / n for n in names], base_url=f"file://{files}", metadata=True
+    )
+    resolved = resolve_torch(
+        parse_torch("nightly:latest"), "cu128", "3.12", f"file://{tmp_path}/index", today=TODAY
+    )
+    assert resolved.torch.version == "2.12.0.dev20261103+cu128"
+    assert resolved.torch.url == f"file://{files}/" + names[1].replace("+", "%2B")
+    assert resolved.metadata_read and resolved.companions == ()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from indexserver import IndexServer, serve
 
-from vllm_matrix.nightly_errors import IndexNotFound, IndexUnavailable
+from vllm_matrix.nightly_errors import IndexNotFound, IndexUnavailable, NightlySpecError
 from vllm_matrix.nightly_http import IndexClient
 
 PAGE = "cu128/torch/"
@@ -140,3 +140,26 @@ def test_an_unreachable_index_is_unavailable() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(IndexUnavailable, match="cannot read"):
         client(retries=1).get(f"http://127.0.0.1:{port}/{PAGE}")
+
+
+def test_an_unwritable_cache_costs_a_refetch_not_the_answer(server: IndexServer, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("", encoding="utf-8")
+    c = client(cache_dir=blocker / "cache")
+    for _ in range(2):
+        assert "x-1.0" in c.get(f"{server.url}/{PAGE}")
+    assert server.hits(PAGE) == 2
+
+
+def test_a_file_url_reads_a_mirrored_page(tmp_path: Path) -> None:
+    (tmp_path / PAGE).mkdir(parents=True)
+    (tmp_path / PAGE / "index.html").write_text("<a href='y-1.0-py3-none-any.whl'>y</a>", encoding="utf-8")
+    assert "y-1.0" in client().get(f"file://{tmp_path}/{PAGE}")
+    with pytest.raises(IndexNotFound):
+        client(retries=2).get(f"file://{tmp_path}/cu126/torch/")
+
+
+@pytest.mark.parametrize("url", ["/opt/wheels/cu128/torch/", "ftp://host/cu128/torch/"])
+def test_an_index_that_is_not_a_url_is_bad_input(url: str) -> None:
+    with pytest.raises(NightlySpecError, match=r"http\(s\):// or file:// URL"):
+        client().get(url)
