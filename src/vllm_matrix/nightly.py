@@ -5,6 +5,13 @@ report always names what ran. This module answers, for an index base URL,
 a CUDA variant, a Python and a platform: which nightlies exist, and which
 exact wheel (plus the wheels torch pins) a spec means.
 
+Modules: ``nightly_parse`` (PEP 503 pages, wheel file names; pure),
+``nightly_http`` (``IndexClient``: timeouts, retries, TTL cache, offline),
+``nightly_listing`` (a page -> typed wheels, the per-date view),
+``nightly_companions`` (pinned triton, same-date torchvision/torchaudio),
+``nightly_git`` (nightly commit message -> main sha -> compare URL), and this
+module, which resolves specs. Everything a caller needs is re-exported here.
+
 API (what the runner and bisection call)::
 
     resolve_torch(spec: TorchSpec, cuda: str, python: str, index_url: str, *,
@@ -17,7 +24,9 @@ API (what the runner and bisection call)::
                                         .whl.metadata (when the index advertises it),
                                         then ``with_packages`` (torchvision, torchaudio)
                                         of the same date
-        .requirements() -> list[str]    "torch==2.10.0.dev20261101+cu128", ...
+        .metadata_read: bool            False: no metadata advertised, triton not looked up
+        .requirements() -> list[str]    ["torch==2.10.0.dev20261101+cu128", "pytorch-triton==..."]
+        .install_index -> str           "<index_url>/<variant>": the --index-url to install from
         .to_dict() -> dict              for result.json
     parse_range("nightly:A..B") -> (date, date)       NightlySpecError when A > B
     resolve_range(start: date, end: date, cuda, python, index_url, *, platform, today, client)
@@ -25,7 +34,17 @@ API (what the runner and bisection call)::
     list_nightlies(cuda, python, index_url, *, package="torch", platform, client) -> Listing
         .nightlies() -> list[NightlyWheel]  one per date, oldest first
     select(spec, nightlies, cuda, today) -> NightlyWheel      pure: no I/O
-    IndexClient(cache_dir, ttl_s, timeout_s, retries, offline, backoff_s).get(url) -> str
+    IndexClient(cache_dir=None, ttl_s=3600, timeout_s=30, retries=3, offline=False,
+                backoff_s=1.0).get(url) -> str               IndexClient.for_user(): per-user cache
+    nightly_git.main_sha_from_message(msg) -> str | None
+    nightly_git.compare_url(good_sha, bad_sha) -> str
+    nightly_git.message_from_checkout(repo: Path, sha) / message_from_api(sha, api_base=...) -> str
+
+``NightlyWheel`` fields: package, version (exact, with its local label),
+date (None for undated wheels such as triton), variant (the index variant it
+was listed under), python_tag, abi_tag, platform_tag, filename (unquoted),
+url (absolute, as the index wrote it: ``%2B``), metadata_url (or None).
+``resolve_torch`` without ``client`` uses ``IndexClient()``: no cache, default limits.
 
 Errors (all ``NightlyError``, a ``MatrixError``): ``NightlyMissing`` (no such
 nightly on the index: a SKIP), ``IndexUnavailable`` / ``IndexNotFound``
@@ -105,10 +124,16 @@ class ResolvedTorch:
         """Exact pins for torch and its companions, ready for ``uv pip install``."""
         return [w.requirement for w in (self.torch, *self.companions)]
 
+    @property
+    def install_index(self) -> str:
+        """The variant's index, for ``--index-url`` (with ``--prerelease allow`` for uv)."""
+        return f"{self.index_url.rstrip('/')}/{self.torch.variant}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "spec": self.spec,
             "index_url": self.index_url,
+            "install_index": self.install_index,
             "torch": self.torch.to_dict(),
             "companions": [w.to_dict() for w in self.companions],
             "metadata_read": self.metadata_read,

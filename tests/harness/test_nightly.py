@@ -302,6 +302,7 @@ def test_offline_resolution_from_the_cache(nightly_hosts: Hosts, tmp_path: Path)
 def test_to_dict_is_json_ready_and_names_what_ran(nightly_hosts: Hosts) -> None:
     data = json.loads(json.dumps(resolve(nightly_hosts, "nightly:latest~1").to_dict()))
     assert data["spec"] == "nightly:latest~1"
+    assert data["install_index"] == f"{nightly_hosts[0].url}/whl/nightly/cu128"
     assert data["torch"]["version"] == "2.11.0.dev20261107+cu128"
     assert data["torch"]["date"] == "2026-11-07"
     assert data["requirements"] == ["torch==2.11.0.dev20261107+cu128", "pytorch-triton==3.6.0+git2222bbbb"]
