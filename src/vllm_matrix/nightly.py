@@ -174,7 +174,7 @@ def select(
         return select_date(spec.date, nightlies, cuda)
     if spec.back >= len(nightlies):
         have = f"{len(nightlies)} nightl{'y' if len(nightlies) == 1 else 'ies'}"
-        raise NightlyMissing(f"{cuda} lists {have}; {spec_text(spec)} asks for one more than that")
+        raise NightlyMissing(f"{cuda} lists {have}; {spec_text(spec)} needs at least {spec.back + 1}")
     return nightlies[-1 - spec.back]
 
 

@@ -83,7 +83,7 @@ def test_latest_back_counts_dates_present_not_calendar_days(nightly_hosts: Hosts
 
 
 def test_latest_back_beyond_the_oldest_is_missing(nightly_hosts: Hosts) -> None:
-    with pytest.raises(NightlyMissing, match=r"cu129 lists 5 nightlies; nightly:latest~5"):
+    with pytest.raises(NightlyMissing, match=r"^cu129 lists 5 nightlies; nightly:latest~5 needs at least 6$"):
         resolve(nightly_hosts, "nightly:latest~5", cuda="cu129")
 
 
