@@ -163,3 +163,10 @@ def test_a_file_url_reads_a_mirrored_page(tmp_path: Path) -> None:
 def test_an_index_that_is_not_a_url_is_bad_input(url: str) -> None:
     with pytest.raises(NightlySpecError, match=r"http\(s\):// or file:// URL"):
         client().get(url)
+
+
+def test_the_loopback_server_stays_inside_its_root(server: IndexServer, tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("outside", encoding="utf-8")
+    for path in ("/../secret.txt", "/%2E%2E/secret.txt", "/cu128/torch"):  # the last lacks its slash
+        with pytest.raises(IndexNotFound):
+            client().get(server.url + path)
