@@ -125,8 +125,9 @@ def _wait(proc: subprocess.Popen[bytes], timeout_s: float, fh: IO[str]) -> tuple
         raise
 
 
-def kill_group(proc: subprocess.Popen[bytes], grace_s: float = KILL_GRACE_S) -> int | None:
+def kill_group(proc: subprocess.Popen[bytes], grace_s: float | None = None) -> int | None:
     """SIGTERM the process group, then SIGKILL what is left; return the leader's exit code."""
+    grace_s = KILL_GRACE_S if grace_s is None else grace_s
     _signal_group(proc.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=grace_s)

