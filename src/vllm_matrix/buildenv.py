@@ -191,7 +191,7 @@ def build_env(
         "NVCC_THREADS": str(jobs.nvcc_threads),
         "FETCHCONTENT_BASE_DIR": str(fetchcontent_dir),
     }
-    reasons = {"MAX_JOBS": jobs.reason, "VLLM_TARGET_DEVICE": f"cuda={cuda!r}"}
+    reasons = {"MAX_JOBS": jobs.reason, "VLLM_TARGET_DEVICE": f"the cell's CUDA variant is {cuda!r}"}
     if arch_list:
         env["TORCH_CUDA_ARCH_LIST"] = arch_list
         reasons["TORCH_CUDA_ARCH_LIST"] = "the cell's arch"
