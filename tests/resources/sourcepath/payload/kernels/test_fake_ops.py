@@ -3,8 +3,7 @@
 import os
 
 import torch
-import vllm  # noqa: F401  (loads torch first, as vLLM does)
-import vllm._C  # noqa: F401  (registers torch.ops._C)
+import vllm._C  # noqa: F401  (imports vllm, which loads torch first; registers torch.ops._C)
 
 
 def test_add_one_matches_reference() -> None:
