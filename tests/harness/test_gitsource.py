@@ -1,0 +1,146 @@
+"""gitsource: the bare mirror, ref resolution and worktrees, with real git on the fake vLLM repo."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from fakevllm import FakeVllm, make_fake_vllm
+
+from vllm_matrix import gitsource
+from vllm_matrix.stages.base import StageFailed
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> FakeVllm:
+    return make_fake_vllm(tmp_path / "origin")
+
+
+def git(repo: Path, *args: str) -> str:
+    env = gitsource.git_env() | {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                                 "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True
+    )
+    return done.stdout.strip()
+
+
+def resolve(fake: FakeVllm, ref: str, tmp_path: Path) -> str:
+    log = tmp_path / "resolve.log"
+    return gitsource.resolve_ref(str(fake.path), ref, tmp_path / "git", log, timeout_s=60)
+
+
+@pytest.mark.parametrize("ref", ["main", "v0.1.0", "compile-error"])
+def test_branches_and_tags_resolve_to_their_commits(fake: FakeVllm, tmp_path: Path, ref: str) -> None:
+    assert resolve(fake, ref, tmp_path) == fake.commits[ref]
+
+
+def test_full_and_short_shas_resolve(fake: FakeVllm, tmp_path: Path) -> None:
+    sha = fake.commits["v0.1.0"]
+    assert resolve(fake, sha, tmp_path) == sha
+    assert resolve(fake, sha[:10], tmp_path) == sha
+
+
+def test_mirror_is_bare_and_reused(fake: FakeVllm, tmp_path: Path) -> None:
+    resolve(fake, "main", tmp_path)
+    mirrors = list((tmp_path / "git").iterdir())
+    assert len(mirrors) == 1
+    assert (mirrors[0] / "HEAD").is_file() and not (mirrors[0] / ".git").exists()
+    log = tmp_path / "resolve.log"
+    log.unlink()
+    resolve(fake, "v0.1.0", tmp_path)
+    assert "fetch" in log.read_text() and "clone" not in log.read_text()
+
+
+def test_a_known_full_sha_needs_no_fetch(fake: FakeVllm, tmp_path: Path) -> None:
+    resolve(fake, "main", tmp_path)
+    (tmp_path / "resolve.log").unlink()
+    resolve(fake, fake.commits["v0.1.0"], tmp_path)
+    assert "fetch" not in (tmp_path / "resolve.log").read_text()
+
+
+def test_a_moved_branch_is_fetched(fake: FakeVllm, tmp_path: Path) -> None:
+    assert resolve(fake, "main", tmp_path) == fake.commits["main"]
+    (fake.path / "NEWS").write_text("moved\n")
+    git(fake.path, "add", "NEWS")
+    git(fake.path, "commit", "-q", "-m", "move main")
+    assert resolve(fake, "main", tmp_path) == git(fake.path, "rev-parse", "HEAD") != fake.commits["main"]
+
+
+def test_missing_ref_is_a_stage_failure_naming_ref_and_url(fake: FakeVllm, tmp_path: Path) -> None:
+    with pytest.raises(StageFailed) as info:
+        resolve(fake, "no-such-branch", tmp_path)
+    failure = info.value
+    assert failure.stage == "resolve"
+    assert "no-such-branch" in failure.message and str(fake.path) in failure.message
+    assert failure.log is not None and "unknown revision" in failure.log.read_text()
+
+
+def test_unreachable_repository_fails_the_clone(tmp_path: Path) -> None:
+    with pytest.raises(StageFailed) as info:
+        gitsource.resolve_ref(
+            str(tmp_path / "nowhere"), "main", tmp_path / "git", tmp_path / "r.log", timeout_s=60
+        )
+    assert "git clone" in info.value.message
+    assert not list((tmp_path / "git").glob("*"))  # no half-made mirror left behind
+
+
+def test_option_like_ref_is_refused(fake: FakeVllm, tmp_path: Path) -> None:
+    with pytest.raises(StageFailed):
+        resolve(fake, "--all", tmp_path)
+
+
+def test_local_relative_path_becomes_absolute(fake: FakeVllm, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(fake.path.parent)
+    assert gitsource.normalize_url("vllm") == str(fake.path)
+    assert gitsource.normalize_url("https://github.com/vllm-project/vllm.git").startswith("https://")
+
+
+def test_mirror_path_depends_on_the_exact_url(tmp_path: Path) -> None:
+    a = gitsource.mirror_path(tmp_path, "https://github.com/vllm-project/vllm.git")
+    b = gitsource.mirror_path(tmp_path, "https://example.com/fork/vllm.git")
+    assert a != b
+    assert a.name.startswith("vllm-") and a.name.endswith(".git")
+
+
+def make_worktree(fake: FakeVllm, tmp_path: Path, ref: str, key: str) -> Path:
+    commit = resolve(fake, ref, tmp_path)
+    mirror = gitsource.mirror_path(tmp_path / "git", str(fake.path))
+    dest = gitsource.worktree_path(tmp_path / "trees", commit, key)
+    return gitsource.ensure_worktree(mirror, commit, dest, tmp_path / "source.log", timeout_s=60)
+
+
+def test_worktrees_per_commit_and_build_key(fake: FakeVllm, tmp_path: Path) -> None:
+    a = make_worktree(fake, tmp_path, "main", "key1")
+    b = make_worktree(fake, tmp_path, "main", "key2")
+    old = make_worktree(fake, tmp_path, "v0.1.0", "key1")
+    assert len({a, b, old}) == 3
+    assert git(a, "rev-parse", "HEAD") == fake.commits["main"]
+    assert git(old, "rev-parse", "HEAD") == fake.commits["v0.1.0"]
+    assert 'add_argument("--prefix"' in (a / "use_existing_torch.py").read_text()
+    assert 'add_argument("--prefix"' not in (old / "use_existing_torch.py").read_text()
+
+
+def test_a_worktree_at_the_commit_is_reused_with_its_build_dir(fake: FakeVllm, tmp_path: Path) -> None:
+    tree = make_worktree(fake, tmp_path, "main", "key")
+    (tree / "build").mkdir()
+    (tree / "build" / "object.o").write_text("warm")
+    again = make_worktree(fake, tmp_path, "main", "key")
+    assert again == tree and (tree / "build" / "object.o").read_text() == "warm"
+    assert "reusing worktree" in (tmp_path / "source.log").read_text()
+
+
+def test_a_broken_worktree_dir_is_replaced(fake: FakeVllm, tmp_path: Path) -> None:
+    commit = resolve(fake, "main", tmp_path)
+    dest = gitsource.worktree_path(tmp_path / "trees", commit, "key")
+    dest.mkdir(parents=True)
+    (dest / "junk").write_text("left over from a killed run")
+    tree = make_worktree(fake, tmp_path, "main", "key")
+    assert not (tree / "junk").exists()
+    assert git(tree, "rev-parse", "HEAD") == commit
+
+
+def test_head_commit_of_a_checkout(fake: FakeVllm, tmp_path: Path) -> None:
+    assert gitsource.head_commit(fake.path, tmp_path / "l.log") == fake.commits["main"]
+    assert gitsource.head_commit(tmp_path, tmp_path / "l.log") is None
