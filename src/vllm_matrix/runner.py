@@ -209,7 +209,7 @@ class CellRun:
             message = (
                 f"same build as cell {failure.cell_id}, which failed at {failure.stage}: {failure.message}"
             )
-            self.records.append(StageRecord(name, "fail", 0.0, failure.log, message))
+            self.records.append(StageRecord(failure.stage, "fail", 0.0, failure.log, message))
             raise StageFailed(failure.stage, message, klass=failure.klass, evidence=failure.evidence,
                               log=Path(failure.log) if failure.log else None)  # fmt: skip
         marker = _read_marker(self.ctx.venv)
