@@ -1,7 +1,8 @@
 """venv: a fresh ``uv venv`` per build key, after checking there is room for it.
 
-A venv that a previous attempt left half-built is cleared (``--clear``): the
-runner only reuses venvs that carry the completion marker.
+Whatever a previous attempt left at that path (a half-built venv, a killed
+build) is removed first: the runner only reuses venvs that carry the
+completion marker, and never reaches this stage for those.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ NEEDED_GIB = {"wheel": 6.0, "build": 30.0}
 def run(ctx: StageContext) -> None:
     """Check free disk, then create the venv with the cell's Python."""
     check_disk(ctx)
+    remove(ctx.venv)
     ctx.venv.parent.mkdir(parents=True, exist_ok=True)
     argv = [uv.uv_exe(ctx.env), "venv", "--clear", "--python", ctx.cell.python, str(ctx.venv)]
     ctx.check(STAGE, argv, what=f"creating a Python {ctx.cell.python} venv")
@@ -61,6 +63,8 @@ def check_disk(ctx: StageContext) -> None:
 
 
 def remove(venv: Path) -> None:
-    """Delete a venv directory (after a failed build, so it never looks reusable)."""
-    if venv.is_dir() and not os.path.islink(venv):
-        shutil.rmtree(venv, ignore_errors=True)
+    """Delete what sits at a venv path (a link is unlinked, never followed)."""
+    if os.path.islink(venv) or venv.is_file():
+        venv.unlink()
+    elif venv.is_dir():
+        shutil.rmtree(venv)

