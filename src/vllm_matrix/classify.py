@@ -38,7 +38,6 @@ it has matched, so the cost is one pass of each signature over the log.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,7 @@ from typing import Any
 from vllm_matrix import catalogue, logtext
 from vllm_matrix.catalogue import Catalogue, Signature
 from vllm_matrix.errors import InputError
+from vllm_matrix.linematch import Block, compile_matcher
 
 OTHER = "OTHER"
 OTHER_HINT = "no known failure signature matched: read the evidence line and the log"
@@ -130,25 +130,24 @@ class _Scan:
         self.todo = self.cat.failures(self.stage)
         self.note_sigs = self.cat.notes(self.stage)
 
-    def feed(self, block: str) -> None:
+    def feed(self, text: str) -> None:
         """Scan one block of whole lines (each ending in a newline)."""
-        self._context(block)
+        block = Block(text)
+        self._context(text)
         for sig in [s for s in self.todo if s.name not in self.hits]:
             found = _first(sig, block)
             if found is not None:
-                pos, line = found
-                number = self.lines_before + block.count("\n", 0, pos) + 1
-                self.hits[sig.name] = _Hit(sig, number, [line], sig.after)
-                self._context(block[block.find("\n", pos) + 1 :], only=self.hits[sig.name])
+                number = self.lines_before + text.count("\n", 0, found) + 1
+                end = text.find("\n", found)
+                self.hits[sig.name] = _Hit(sig, number, [text[found:end]], sig.after)
+                self._context(text[end + 1 :], only=self.hits[sig.name])
         self._notes(block)
         self._fallback(block)
-        self.lines_before += block.count("\n")
+        self.lines_before += text.count("\n")
 
     def _context(self, text: str, only: _Hit | None = None) -> None:
         """Give hits that want following lines the non-blank lines at the start of ``text``."""
         for hit in [only] if only else list(self.hits.values()):
-            if hit.wanted <= 0:
-                continue
             pos = 0
             while hit.wanted > 0 and pos < len(text):
                 end = text.find("\n", pos)
@@ -158,25 +157,24 @@ class _Scan:
                     hit.wanted -= 1
                 pos = end + 1
 
-    def _notes(self, block: str) -> None:
+    def _notes(self, block: Block) -> None:
         for sig in self.note_sigs:
             for pattern in sig.patterns:
-                for m in pattern.finditer(block):
-                    if len(self.notes) >= MAX_NOTES:
-                        return
-                    line = _line_at(block, m.start()).strip()
+                for start in compile_matcher(pattern).every(block):
+                    line = block.text[start : block.text.find("\n", start)].strip()
                     note = f"{sig.name}: {line}"
-                    if note not in self.notes and not sig.rejects(line):
+                    if len(self.notes) < MAX_NOTES and note not in self.notes and not sig.rejects(line):
                         self.notes.append(note)
 
-    def _fallback(self, block: str) -> None:
+    def _fallback(self, block: Block) -> None:
         """Remember the last error-looking line (OTHER's evidence) and the last non-blank one."""
-        for m in _reverse_matches(self.cat.error_line, block):
-            line = _line_at(block, m.start())
-            if not self.cat.is_boilerplate(line):
-                self.last_error = (self.lines_before + block.count("\n", 0, m.start()) + 1, line.strip())
-                break
-        stripped = block.rstrip()
+        text = block.text
+        error_line = compile_matcher(self.cat.error_line)
+        found = error_line.last(block, lambda line: not self.cat.is_boilerplate(line))
+        if found is not None:
+            line = text[found : text.find("\n", found)]
+            self.last_error = (self.lines_before + text.count("\n", 0, found) + 1, line.strip())
+        stripped = text.rstrip()
         if stripped:
             start = stripped.rfind("\n") + 1
             self.last_line = (self.lines_before + stripped.count("\n") + 1, stripped[start:].strip())
@@ -193,37 +191,14 @@ class _Scan:
         return Diagnosis(OTHER, (_short(found[1]),), found[0], OTHER_HINT, notes)
 
 
-def _first(sig: Signature, block: str) -> tuple[int, str] | None:
-    """The earliest line of ``block`` that is evidence for ``sig``: (offset of its match, line)."""
-    best: tuple[int, str] | None = None
-    for pattern in sig.patterns:
-        pos = 0
-        while (m := pattern.search(block, pos, best[0] if best else len(block))) is not None:
-            start = block.rfind("\n", 0, m.start()) + 1
-            end = block.find("\n", m.start())
-            line = block[start:end]
-            # matched within this one line (not across a newline, nor up to a cut-off endpos)
-            if pattern.search(line) is not None and not sig.rejects(line):
-                best = (m.start(), line)
-                break
-            pos = end + 1
-    return best
+def _first(sig: Signature, block: Block) -> int | None:
+    """Offset of the earliest line of ``block`` that is evidence for ``sig``."""
 
+    def accept(line: str) -> bool:
+        return not sig.rejects(line)
 
-def _reverse_matches(pattern: re.Pattern[str], block: str) -> Iterable[re.Match[str]]:
-    """Matches of ``pattern`` in ``block``, last line first, looking at a growing tail."""
-    end = len(block)
-    span = 4096
-    while end > 0:
-        start = block.rfind("\n", 0, max(0, end - span)) + 1
-        yield from reversed(list(pattern.finditer(block, start, end)))
-        end = start
-        span *= 4
-
-
-def _line_at(block: str, pos: int) -> str:
-    start = block.rfind("\n", 0, pos) + 1
-    return block[start : block.find("\n", pos)]
+    offsets = (compile_matcher(p).first(block, accept=accept) for p in sig.patterns)
+    return min((o for o in offsets if o is not None), default=None)
 
 
 def _short(line: str) -> str:

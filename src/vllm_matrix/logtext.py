@@ -27,7 +27,6 @@ BLOCK = 1 << 20
 MAX_LINE = 1 << 20
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-_OVERWRITTEN = re.compile(r"[^\n]*\r(?=[^\n])")
 
 
 def clean(text: str) -> str:
@@ -35,16 +34,34 @@ def clean(text: str) -> str:
     if "\x1b" in text:
         text = _ANSI.sub("", text)
     if "\r" in text:
-        text = _OVERWRITTEN.sub("", text.replace("\r\n", "\n")).replace("\r", "")
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            text = _last_states(text)
     return text
 
 
-def blocks_from_stream(stream: BinaryIO, block: int = BLOCK) -> Iterator[str]:
+def _last_states(text: str) -> str:
+    """Each line holding a bare carriage return, reduced to its last non-empty state."""
+    out = []
+    pos = 0
+    while (cr := text.find("\r", pos)) >= 0:
+        start = text.rfind("\n", 0, cr) + 1
+        end = text.find("\n", cr)
+        end = len(text) if end < 0 else end
+        states = [part for part in text[start:end].split("\r") if part]
+        out += [text[pos:start], states[-1] if states else ""]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def blocks_from_stream(stream: BinaryIO, block: int | None = None) -> Iterator[str]:
     """Clean blocks of whole lines from a binary stream, read ``block`` bytes at a time.
 
     Blocks are cut after a newline byte, which never lies inside a UTF-8 sequence,
     so each block decodes on its own.
     """
+    block = block or BLOCK
     carry = b""
     skipping = False  # inside the dropped tail of an over-long line
     while chunk := stream.read(block):
@@ -64,11 +81,12 @@ def blocks_from_stream(stream: BinaryIO, block: int = BLOCK) -> Iterator[str]:
         yield clean(carry.decode("utf-8", "replace") + "\n")
 
 
-def blocks_from_lines(lines: Iterable[str | bytes], block: int = BLOCK) -> Iterator[str]:
+def blocks_from_lines(lines: Iterable[str | bytes], block: int | None = None) -> Iterator[str]:
     """Clean blocks from an iterable of lines (str or bytes, with or without their line end).
 
     A string holding several lines counts as several lines.
     """
+    block = block or BLOCK
     parts: list[str] = []
     size = 0
     for line in lines:
