@@ -1,0 +1,111 @@
+"""``vllm-matrix run`` and ``report`` as a user runs them: real processes, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from indexserver import serve
+
+from vllm_matrix.results import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+MATRIX = str(ROOT / "matrix.toml")
+
+
+def vm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vllm_matrix", "--matrix", MATRIX, *args],
+                          capture_output=True, text=True, env=env, check=False, timeout=300)  # fmt: skip
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "VLLM_MATRIX_WORKDIR": str(tmp_path / "work"),
+        "VLLM_MATRIX_REPORTS": str(tmp_path / "r"),
+    }
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if "nvidia" not in p.lower())
+    return env | extra
+
+
+def test_run_needs_cells_or_all(tmp_path: Path) -> None:
+    out = vm("run", env=_env(tmp_path))
+    assert out.returncode == 2
+    expected = "vllm-matrix: run: name cell ids or globs, or pass --all (list them with `vllm-matrix plan`)"
+    assert out.stderr.strip().splitlines() == [expected]
+
+
+def test_unknown_cell_is_bad_input_with_a_suggestion(tmp_path: Path) -> None:
+    out = vm("run", "cpu_referense", env=_env(tmp_path))
+    assert out.returncode == 2
+    assert (
+        out.stderr.strip()
+        == "vllm-matrix: run: no cell matches 'cpu_referense' (did you mean 'cpu_reference'?)"
+    )
+
+
+def test_gpu_cells_on_this_machine_are_recorded_as_skipped_and_the_run_passes(tmp_path: Path) -> None:
+    out = vm("run", "latest_cu128_*", "--run", "gpu", env=_env(tmp_path))
+    assert out.returncode == 0, out.stderr
+    store = RunStore(tmp_path / "r" / "gpu")
+    results = store.results()
+    assert len(results) == 8 and {r.outcome for r in results} == {"skip"}
+    assert results[0].message is not None and results[0].message.startswith("needs an NVIDIA sm_120 GPU")
+    assert store.read_meta()["status"] == "complete"
+    assert (
+        "8 cells: 8 skip" in out.stdout and "| latest_cu128_sm120_fa2_main | skip | hardware |" in out.stdout
+    )
+    for result in results:
+        assert (store.cell_dir(result.id) / "junit.xml").is_file()
+
+    report = vm("report", str(store.root), "--format", "json", env=_env(tmp_path))
+    assert report.returncode == 0
+    data = json.loads(report.stdout)
+    assert data["run"] == "gpu" and len(data["cells"]) == 8 and data["totals"] == "8 cells: 8 skip"
+    latest = vm("report", env=_env(tmp_path))
+    assert latest.returncode == 0 and latest.stdout.startswith("## vllm-matrix run gpu")
+
+
+def test_report_on_something_that_is_not_a_run_is_bad_input(tmp_path: Path) -> None:
+    out = vm("report", str(tmp_path), env=_env(tmp_path))
+    assert out.returncode == 2 and "not a run directory" in out.stderr
+    out = vm("run", "--resume", env=_env(tmp_path))
+    assert out.returncode == 2 and "no runs under" in out.stderr
+
+
+def test_a_busy_workdir_is_a_harness_error(tmp_path: Path) -> None:
+    from vllm_matrix.workdir import Workdir
+
+    with Workdir.resolve(tmp_path / "work", {}).lock():
+        out = vm("run", "cpu_reference", env=_env(tmp_path))
+    assert out.returncode == 3 and "is in use by another vllm-matrix run" in out.stderr
+
+
+def test_ctrl_c_records_the_interrupted_cell_and_resume_is_offered(tmp_path: Path) -> None:
+    """The torch install waits on a loopback index that never answers in time; then Ctrl-C."""
+    (tmp_path / "index" / "cpu").mkdir(parents=True)
+    with serve(tmp_path / "index", delay_s=60) as index:
+        env = _env(
+            tmp_path, VLLM_MATRIX_INDEX_RELEASE=index.url, VLLM_MATRIX_INDEX_PYPI=f"{index.url}/simple"
+        )
+        argv = [sys.executable, "-m", "vllm_matrix", "--matrix", MATRIX, "run", "cpu_reference", "--run", "c"]
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        log = tmp_path / "r" / "c" / "cells" / "cpu_reference" / "logs" / "torch.log"
+        deadline = time.monotonic() + 60
+        while not log.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "continue with: vllm-matrix run --resume --run c" in err
+    store = RunStore(tmp_path / "r" / "c")
+    result = store.read_result("cpu_reference")
+    assert result is not None and (result.outcome, result.stage) == ("interrupted", "torch")
+    assert store.read_meta()["status"] == "interrupted"
+    assert [s.name for s in result.stages] == ["resolve", "venv", "torch"]
