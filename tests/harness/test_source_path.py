@@ -14,10 +14,13 @@ cache and one set of repacked wheels are shared by all tests in this file.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import importlib.util
 import json
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -197,3 +200,30 @@ def test_path_source_builds_a_copy_and_leaves_the_checkout_alone(world: Setup) -
     assert build_info(result)["TORCH_CUDA_ARCH_LIST"] == ARCH
     assert {p: p.read_bytes() for p in before} == before  # prepare rewrote the copy, not the checkout
     assert not (checkout / "build").exists()
+
+
+def test_a_second_cell_with_the_same_build_key_reuses_the_build(world: Setup) -> None:
+    first = world.run(cell("good", "git:main"))
+    second = world.run(dataclasses.replace(cell("good_fp32_again", "git:main"), dtype="bfloat16"))
+    assert second.outcome == "pass", (second.stage, second.message)
+    assert second.facts["build_key"] == first.facts["build_key"]
+    statuses = stage_status(second)
+    assert [statuses[s] for s in ("venv", "torch", "source", "prepare", "build")] == ["reused"] * 5
+    assert statuses["verify"] == statuses["suites"] == "pass"
+
+
+def test_fixture_wheels_are_consistent_nightlies(world: Setup) -> None:
+    for date, wheel in world.nightlies.wheels.items():
+        version = nightly_version(date)
+        assert wheel.name.startswith(f"torch-{version}-cp311-")
+        with zipfile.ZipFile(wheel) as whl:
+            dist = f"torch-{version}.dist-info"
+            assert f"Version: {version}\n" in whl.read(f"{dist}/METADATA").decode()
+            record = {line.split(",")[0]: line for line in whl.read(f"{dist}/RECORD").decode().splitlines()}
+            for name in (f"{dist}/METADATA", "torch/version.py"):
+                data = whl.read(name)
+                digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+                assert record[name] == f"{name},sha256={digest},{len(data)}"
+            assert not [n for n in whl.namelist() if n.startswith("torch-2.13.0+cpu")]
+    page = (world.nightlies.index.root / "cpu" / "torch" / "index.html").read_text()
+    assert "%2Bcpu" in page and MISSING_DATE not in page
