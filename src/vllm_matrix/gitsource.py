@@ -17,10 +17,12 @@ log; ``GIT_TERMINAL_PROMPT=0`` keeps a URL that wants credentials from hanging.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,6 +31,9 @@ from vllm_matrix.proc import run_logged
 from vllm_matrix.stages.base import StageFailed
 
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+# Seconds a fetched mirror counts as fresh for branch lookups in this process.
+FETCH_TTL_S = 900.0
+_FETCHED: dict[Path, float] = {}
 _QUERY_TIMEOUT_S = 60.0
 
 
@@ -73,6 +78,11 @@ def _query(args: list[str], log: Path, env: Mapping[str, str]) -> subprocess.Com
     with log.open("a", encoding="utf-8", errors="replace") as fh:
         fh.write(f"\n$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}[exit {proc.returncode}]\n")
     return proc
+
+
+def forget_fetches() -> None:
+    """Make the next lookup of every mirror fetch again (a new run in the same process, tests)."""
+    _FETCHED.clear()
 
 
 def update_mirror(
@@ -144,17 +154,23 @@ def resolve_ref(
 ) -> str:
     """The exact commit ``git:<ref>`` means now in the repository at ``url``.
 
-    A full sha already in the mirror needs no fetch; anything else (``main``
-    moves) fetches first. A ref that does not exist is ``StageFailed`` naming
-    the ref and the URL, with git's own message in the log.
+    A full sha already in the mirror needs no fetch. Other refs (``main``
+    moves) are looked up after a fetch, at most one per mirror every
+    ``FETCH_TTL_S`` in this process: every cell of one run sees the same
+    ``main``, and a 50-cell matrix does not fetch vLLM 50 times. A ref that is
+    still missing after a fresh fetch is ``StageFailed`` naming the ref and
+    the URL, with git's own message in the log.
     """
     url = normalize_url(url)
     mirror = mirror_path(git_dir, url)
-    if _FULL_SHA.match(ref) and (mirror / "HEAD").is_file():
+    fresh = time.monotonic() - _FETCHED.get(mirror, -math.inf) < FETCH_TTL_S
+    if (fresh or _FULL_SHA.match(ref)) and (mirror / "HEAD").is_file():
         sha, _ = rev_parse(mirror, ref, log, env)
         if sha:
+            _append(log, f"[{ref} is {sha} in the mirror of {url}; no fetch needed]\n")
             return sha
     mirror = update_mirror(url, git_dir, log, timeout_s=timeout_s, env=env, stage=stage)
+    _FETCHED[mirror] = time.monotonic()
     sha, error = rev_parse(mirror, ref, log, env)
     if sha is None:
         detail = error or f"fatal: git rev-parse found no commit named {ref!r}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ from vllm_matrix.stages.base import StageFailed
 
 
 @pytest.fixture
-def fake(tmp_path: Path) -> FakeVllm:
-    return make_fake_vllm(tmp_path / "origin")
+def fake(tmp_path: Path) -> Iterator[FakeVllm]:
+    gitsource.forget_fetches()
+    yield make_fake_vllm(tmp_path / "origin")
+    gitsource.forget_fetches()
 
 
 def git(repo: Path, *args: str) -> str:
@@ -49,15 +52,25 @@ def test_mirror_is_bare_and_reused(fake: FakeVllm, tmp_path: Path) -> None:
     assert (mirrors[0] / "HEAD").is_file() and not (mirrors[0] / ".git").exists()
     log = tmp_path / "resolve.log"
     log.unlink()
+    gitsource.forget_fetches()
     resolve(fake, "v0.1.0", tmp_path)
     assert "fetch" in log.read_text() and "clone" not in log.read_text()
+
+
+def test_one_fetch_per_mirror_within_a_run(fake: FakeVllm, tmp_path: Path) -> None:
+    resolve(fake, "main", tmp_path)
+    (tmp_path / "resolve.log").unlink()
+    assert resolve(fake, "v0.1.0", tmp_path) == fake.commits["v0.1.0"]
+    log = (tmp_path / "resolve.log").read_text()
+    assert "no fetch needed" in log and "fetch --prune" not in log
 
 
 def test_a_known_full_sha_needs_no_fetch(fake: FakeVllm, tmp_path: Path) -> None:
     resolve(fake, "main", tmp_path)
     (tmp_path / "resolve.log").unlink()
+    gitsource.forget_fetches()
     resolve(fake, fake.commits["v0.1.0"], tmp_path)
-    assert "fetch" not in (tmp_path / "resolve.log").read_text()
+    assert "fetch --prune" not in (tmp_path / "resolve.log").read_text()
 
 
 def test_a_moved_branch_is_fetched(fake: FakeVllm, tmp_path: Path) -> None:
@@ -65,7 +78,15 @@ def test_a_moved_branch_is_fetched(fake: FakeVllm, tmp_path: Path) -> None:
     (fake.path / "NEWS").write_text("moved\n")
     git(fake.path, "add", "NEWS")
     git(fake.path, "commit", "-q", "-m", "move main")
+    assert resolve(fake, "main", tmp_path) == fake.commits["main"]  # one run sees one main
+    gitsource.forget_fetches()
     assert resolve(fake, "main", tmp_path) == git(fake.path, "rev-parse", "HEAD") != fake.commits["main"]
+
+
+def test_a_ref_missing_from_a_fresh_mirror_is_fetched_before_failing(fake: FakeVllm, tmp_path: Path) -> None:
+    resolve(fake, "main", tmp_path)
+    git(fake.path, "tag", "v9.9.9", fake.commits["v0.1.0"])  # pushed after this run's fetch
+    assert resolve(fake, "v9.9.9", tmp_path) == fake.commits["v0.1.0"]
 
 
 def test_missing_ref_is_a_stage_failure_naming_ref_and_url(fake: FakeVllm, tmp_path: Path) -> None:
