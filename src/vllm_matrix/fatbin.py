@@ -180,6 +180,8 @@ def audit_file(path: Path, gpu: audit.Arch) -> ExtensionAudit:
     """The verdict for one file; never raises for a file's content, only says what it is."""
     try:
         archs = read_archs(path)
+    except OSError as exc:
+        return ExtensionAudit(path, (), (), audit.NOT_ELF, f"cannot read it ({exc.strerror or exc})")
     except elf.NotElf as exc:
         return ExtensionAudit(path, (), (), audit.NOT_ELF, f"not an ELF file ({exc})")
     except NoFatbin:
