@@ -108,9 +108,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         start = time.perf_counter()
         total = generate(Path(tmp))
-        print(
-            f"generated {len(PLAN)} files, {total / 1e6:.0f} MB, in {time.perf_counter() - start:.1f} s: {tmp}"
-        )
+        took = time.perf_counter() - start
+        print(f"generated {len(PLAN)} files, {total / 1e6:.0f} MB, in {took:.1f} s: {tmp}")
         audit(Path(tmp))
 
 
