@@ -59,9 +59,9 @@ class _Layout:
         return struct.unpack_from(self.endian + fmt, data, offset)
 
     @property
-    def header(self) -> tuple[str, int]:
-        """Format of (e_flags .. e_shstrndx) and its offset: e_shoff is read separately."""
-        return ("IHHHHHH", 0x30) if self.is64 else ("IHHHHHH", 0x24)
+    def flags_offset(self) -> int:
+        """Where e_flags starts; e_ehsize .. e_shstrndx (six u16) follow it."""
+        return 0x30 if self.is64 else 0x24
 
     @property
     def shoff(self) -> tuple[str, int]:
@@ -97,8 +97,9 @@ def read_path(path: Path) -> ElfFile:
 
 def _read(data: bytes | mmap.mmap, lay: _Layout) -> ElfFile:
     (machine,) = lay.unpack("H", data, 0x12)
-    fmt, off = lay.header
-    flags, _ehsize, _phentsize, _phnum, shentsize, shnum, shstrndx = lay.unpack(fmt, data, off)
+    flags, _ehsize, _phentsize, _phnum, shentsize, shnum, shstrndx = lay.unpack(
+        "IHHHHHH", data, lay.flags_offset
+    )
     (shoff,) = lay.unpack(lay.shoff[0], data, lay.shoff[1])
     if shoff == 0:
         return ElfFile(machine, data[7], flags, ())
