@@ -48,6 +48,7 @@ from vllm_matrix.catalogue import Catalogue, Signature
 from vllm_matrix.errors import InputError
 from vllm_matrix.linematch import Block, compile_matcher
 
+STAGES = catalogue.STAGES  # the runner's stage names, re-exported for callers
 OTHER = "OTHER"
 OTHER_HINT = "no known failure signature matched: read the evidence line and the log"
 MAX_NOTES = 5
