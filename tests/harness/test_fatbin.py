@@ -7,9 +7,11 @@ make_fixtures.sh; each mirrors a case of vLLM's wheels.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -199,3 +201,32 @@ def test_compiles_afresh_with_nvcc(tmp_path: Path) -> None:
 def archs_of(path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     found = fatbin.read_archs(path)
     return tuple(a.sass() for a in found.sass), tuple(a.ptx() for a in found.ptx)
+
+
+VLLM_WHEEL = os.environ.get("VLLM_MATRIX_VLLM_WHEEL", "")
+
+
+@pytest.mark.skipif(
+    not VLLM_WHEEL.endswith("vllm-0.26.0-cp38-abi3-manylinux_2_28_x86_64.whl"),
+    reason="set VLLM_MATRIX_VLLM_WHEEL to a downloaded vllm-0.26.0 x86_64 wheel (300 MB, not in the repo)",
+)
+def test_released_vllm_wheel_matches_cuobjdump_ground_truth(tmp_path: Path) -> None:
+    """The table of issue 5, read with cuobjdump from the vllm 0.26.0 wheel on PyPI."""
+    wanted = {
+        "vllm/_C_stable_libtorch.abi3.so": (
+            {"sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a", "sm_100", "sm_120"},
+            {"compute_80", "compute_89", "compute_90"},
+            audit.NATIVE,
+        ),
+        "vllm/vllm_flash_attn/_vllm_fa2_C.abi3.so": ({"sm_80"}, {"compute_80"}, audit.PTX_JIT),
+        "vllm/vllm_flash_attn/_vllm_fa3_C.abi3.so": ({"sm_90a"}, set(), audit.NOT_RUNNABLE),
+    }
+    with zipfile.ZipFile(VLLM_WHEEL) as wheel:
+        for name in wanted:
+            wheel.extract(name, tmp_path)
+    for name, (sass, ptx, verdict) in wanted.items():
+        [result] = fatbin.audit_path(tmp_path / name, "sm_120")
+        # cuobjdump prints the family cubins sm_100f / sm_120f as sm_100 / sm_120
+        assert {s.rstrip("f") for s in result.sass} == sass
+        assert set(result.ptx) == ptx
+        assert result.verdict == verdict
