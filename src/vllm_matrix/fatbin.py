@@ -44,6 +44,7 @@ from vllm_matrix import audit, elf
 from vllm_matrix.errors import InputError
 
 MAGIC = 0xBA55ED50
+_MAGIC_BYTES = MAGIC.to_bytes(4, "little")
 SECTIONS = (".nv_fatbin", "__nv_relfatbin")
 KIND_PTX = 1
 KIND_ELF = 2
@@ -109,9 +110,7 @@ def parse_entries(data: bytes | mmap.mmap, start: int = 0, end: int | None = Non
     while pos + _CONTAINER.size <= end:
         magic, _version, header_size, size = _CONTAINER.unpack_from(data, pos)
         if magic != MAGIC:
-            if any(data[pos : min(pos + 8, end)]):  # zero padding between containers is fine
-                raise BadFatbin(f"no fatbin magic at offset {pos:#x}")
-            pos += 8
+            pos = _skip_padding(data, pos, end)
             continue
         body = pos + header_size
         if body + size > end:
@@ -119,6 +118,15 @@ def parse_entries(data: bytes | mmap.mmap, start: int = 0, end: int | None = Non
         entries.extend(_entries(data, body, body + size))
         pos = body + size
     return entries
+
+
+def _skip_padding(data: bytes | mmap.mmap, pos: int, end: int) -> int:
+    """The offset of the next container after zero padding (or ``end``); BadFatbin if not zeros."""
+    found = data.find(_MAGIC_BYTES, pos, end)
+    stop = end if found < 0 else found
+    if any(data[pos:stop]):
+        raise BadFatbin(f"no fatbin magic at offset {pos:#x}")
+    return stop
 
 
 def _entries(data: bytes | mmap.mmap, pos: int, end: int) -> Iterator[Entry]:
@@ -146,7 +154,7 @@ def read_archs(path: Path) -> Archs:
 
 
 def _read_entries(data: mmap.mmap) -> list[Entry]:
-    if data[:4] == MAGIC.to_bytes(4, "little"):  # a bare .fatbin file
+    if data[:4] == _MAGIC_BYTES:  # a bare .fatbin file
         return parse_entries(data)
     info = elf.read(data)
     if info.machine == elf.EM_CUDA:

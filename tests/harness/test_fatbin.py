@@ -230,3 +230,11 @@ def test_released_vllm_wheel_matches_cuobjdump_ground_truth(tmp_path: Path) -> N
         assert {s.rstrip("f") for s in result.sass} == sass
         assert set(result.ptx) == ptx
         assert result.verdict == verdict
+
+
+def test_zero_padding_between_containers_is_skipped_and_garbage_is_not() -> None:
+    data = (FIXTURES / "bare.fatbin").read_bytes()
+    padded = bytes(4) + data + bytes(12) + data + bytes(3)
+    assert [e.arch.sass() for e in fatbin.parse_entries(padded)] == ["sm_86", "sm_86"] * 2
+    with pytest.raises(fatbin.BadFatbin, match="no fatbin magic"):
+        fatbin.parse_entries(data + b"junk" + data)
