@@ -12,7 +12,7 @@ Public API (the runner calls these after a stage fails)::
         line_number: int | None  1-based line of the first evidence line in the log
         hint: str                one line: what usually fixes it
         notes: tuple[str, ...]   "TORCH_PIN_WARN: <line>": notes, never failure classes
-        to_dict() / Diagnosis.from_dict(d)   JSON form, keys class/evidence/line/hint/notes
+        to_dict() / Diagnosis.from_dict(d)   JSON form: class, evidence, line_number, hint, notes
 
 ``stage`` is one of the runner's stages (``catalogue.STAGES``: resolve, venv,
 torch, source, prepare, build, verify, suites); only classes listed for that
@@ -69,7 +69,7 @@ class Diagnosis:
         return {
             "class": self.klass,
             "evidence": list(self.evidence),
-            "line": self.line_number,
+            "line_number": self.line_number,
             "hint": self.hint,
             "notes": list(self.notes),
         }
@@ -77,7 +77,9 @@ class Diagnosis:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Diagnosis:
         """The inverse of ``to_dict`` (e.g. reading a result.json back)."""
-        return cls(data["class"], tuple(data["evidence"]), data["line"], data["hint"], tuple(data["notes"]))
+        return cls(
+            data["class"], tuple(data["evidence"]), data["line_number"], data["hint"], tuple(data["notes"])
+        )
 
 
 def classify_file(path: Path, stage: str | None = None, catalogues: Sequence[Path] = ()) -> Diagnosis:

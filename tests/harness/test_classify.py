@@ -238,7 +238,7 @@ def test_user_catalogue_adds_classes_and_signatures(tmp_path: Path) -> None:
 def test_diagnosis_round_trips_through_json() -> None:
     d = classify.classify_file(LOGS / "build_nvcc_unsupported_arch.log", "build")
     data = json.loads(json.dumps(d.to_dict()))
-    assert data["class"] == "NVCC_UNSUPPORTED_ARCH" and data["line"] == 75
+    assert data["class"] == "NVCC_UNSUPPORTED_ARCH" and data["line_number"] == 75
     assert Diagnosis.from_dict(data) == d
 
 
