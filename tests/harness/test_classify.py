@@ -82,6 +82,12 @@ def test_evidence_carries_the_lines_a_class_asks_for() -> None:
     assert uv.evidence == ("- torch==2.10.0.dev20251120+cu128", "+ torch==2.8.0")
 
 
+def test_the_runners_torch_check_line_is_torch_overridden() -> None:
+    line = "torch 2.10.0.dev20251120+cu128 was replaced by 2.8.0+cu128 during build"
+    d = classify.classify_lines(["+ uv pip freeze", line], "verify")
+    assert (d.klass, d.evidence, d.line_number) == ("TORCH_OVERRIDDEN", (line,), 2)
+
+
 def test_torch_pin_warning_is_a_note_never_the_class() -> None:
     d = classify.classify_file(LOGS / "build_nvcc_unsupported_arch.log", "build")
     assert d.klass == "NVCC_UNSUPPORTED_ARCH"
