@@ -88,6 +88,11 @@ def test_the_runners_torch_check_line_is_torch_overridden() -> None:
     assert (d.klass, d.evidence, d.line_number) == ("TORCH_OVERRIDDEN", (line,), 2)
 
 
+def test_the_payload_checks_nan_message_is_numerics() -> None:
+    line = "E   AssertionError: rms_norm 7x4096: 12 of 28672 output elements are NaN or never written"
+    assert classify.classify_lines(["tests/kernels/test_norm.py F", line], "suites").klass == "NUMERICS"
+
+
 def test_torch_pin_warning_is_a_note_never_the_class() -> None:
     d = classify.classify_file(LOGS / "build_nvcc_unsupported_arch.log", "build")
     assert d.klass == "NVCC_UNSUPPORTED_ARCH"
