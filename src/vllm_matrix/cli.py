@@ -11,7 +11,7 @@ from vllm_matrix import __version__
 from vllm_matrix.errors import EXIT_HARNESS, EXIT_INPUT, MatrixError
 
 # Each module under vllm_matrix.commands adds one subcommand (see its ``register``).
-COMMANDS = ("plan", "nightlies", "audit", "classify", "run", "report")
+COMMANDS = ("plan", "nightlies", "audit", "classify", "run", "report", "bisect")
 
 
 class _Parser(argparse.ArgumentParser):
