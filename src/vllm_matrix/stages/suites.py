@@ -43,9 +43,7 @@ def run(ctx: StageContext) -> None:
     suites = [tests / name for name in ctx.cell.suites if (tests / name).is_dir()]
     if not suites or not (tests / PAYLOAD_INI).is_file():
         raise StageError(STAGE, f"payload suites {list(ctx.cell.suites)} not found under {tests}")
-    uv.pip_install(
-        ctx, STAGE, list(DEPENDENCIES), what="installing the suites' dependencies", with_torch_index=False
-    )
+    install_dependencies(ctx)
     torch.ensure_unchanged(ctx, STAGE)
     out = ctx.cell_dir / PYTEST_JUNIT
     out.unlink(missing_ok=True)
@@ -54,6 +52,17 @@ def run(ctx: StageContext) -> None:
     if not result.ok:
         raise StageFailed(STAGE, _failure_message(result.describe(), result.returncode, counts),
                           log=result.log, evidence=counts.get("failed_tests", [])[:3])  # fmt: skip
+
+
+def install_dependencies(ctx: StageContext) -> None:
+    """Install what the payload needs that the venv lacks (a shared venv has it after its first cell)."""
+    have = {dist: torch.installed_version(ctx.venv, dist) for dist in DEPENDENCIES}
+    missing = [dist for dist, version in have.items() if version is None]
+    if missing:
+        uv.pip_install(
+            ctx, STAGE, missing, what="installing the suites' dependencies", with_torch_index=False
+        )
+    ctx.record["suite_dependencies"] = {d: torch.installed_version(ctx.venv, d) for d in DEPENDENCIES}
 
 
 def pytest_argv(ctx: StageContext, tests: Path, suites: list[Path], junit_xml: Path) -> list[str]:
