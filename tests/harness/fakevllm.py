@@ -22,6 +22,7 @@ In pytest: ``from fakevllm import fake_vllm_factory`` or call ``make_fake_vllm``
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,6 @@ _GIT_ENV = {
     "GIT_COMMITTER_DATE": "2026-11-01T00:00:00Z",
     "GIT_CONFIG_GLOBAL": "/dev/null",
     "GIT_CONFIG_NOSYSTEM": "1",
-    "PATH": "/usr/bin:/bin:/usr/local/bin",
 }
 
 LEGACY_USE_EXISTING_TORCH = '''\
@@ -187,7 +187,12 @@ class FakeVllm:
 
 def _git(repo: Path, *args: str) -> str:
     proc = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=_GIT_ENV, timeout=60, check=True
+        ["git", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **_GIT_ENV},
+        timeout=60,
+        check=True,
     )
     return proc.stdout.strip()
 

@@ -27,8 +27,16 @@ from typing import Any
 
 import pytest
 from fakevllm import UNDEFINED_SYMBOL, FakeVllm, make_fake_vllm
-from torchnightly import TorchNightlies, WheelUnavailable, cache_root, nightly_version, serve_nightlies
+from torchnightly import (
+    TorchNightlies,
+    WheelUnavailable,
+    cache_root,
+    nightly_version,
+    repacked_wheels,
+    serve_nightlies,
+)
 
+from vllm_matrix import gitsource
 from vllm_matrix.cell import Cell
 from vllm_matrix.config import MatrixConfig
 from vllm_matrix.hardware import Hardware
@@ -70,10 +78,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     root = tmp_path_factory.mktemp("sourcepath")
     fake = make_fake_vllm(root, override_torch=nightly_version(OVERRIDE_DATE))
     try:
-        context = serve_nightlies(root / "nightly", [GOOD_DATE, OVERRIDE_DATE], cache_root())
-        nightlies = context.__enter__()
+        wheels = repacked_wheels([GOOD_DATE, OVERRIDE_DATE], cache_root())
     except WheelUnavailable as exc:
         pytest.skip(f"no torch wheel to serve as a nightly: {exc}")
+    with serve_nightlies(root / "nightly", wheels) as nightlies:
+        yield make_setup(root, fake, nightlies)
+
+
+def make_setup(root: Path, fake: FakeVllm, nightlies: TorchNightlies) -> Setup:
+    """A fresh work dir (sharing the persistent uv cache) and the environment pointing at the fixtures."""
+    gitsource.forget_fetches()
     work = Workdir(root=root / "work", uv_cache=cache_root() / "uv-cache")
     work.ensure()
     environ = {
@@ -83,10 +97,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         "VLLM_MATRIX_PAYLOAD_DIR": str(PAYLOAD),
     }
     config = MatrixConfig(path=root / "matrix.toml", axes={})
-    try:
-        yield Setup(fake, nightlies, work, RunStore(root / "reports" / "run1"), config, environ)
-    finally:
-        context.__exit__(None, None, None)
+    return Setup(fake, nightlies, work, RunStore(root / "reports" / "run1"), config, environ)
 
 
 def cell(cell_id: str, vllm: str, date: str = GOOD_DATE, suites: tuple[str, ...] = ("kernels",)) -> Cell:

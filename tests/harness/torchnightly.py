@@ -139,15 +139,18 @@ def repack(source: Path, version: str, out_dir: Path) -> Path:
     for name, data in files.items():
         (staging / name).parent.mkdir(parents=True, exist_ok=True)
         (staging / name).write_bytes(data)
-    run = {"capture_output": True, "timeout": 600, "check": True}
-    subprocess.run(["zip", "-q", "-d", str(partial), f"{old}.dist-info/*", "torch/version.py"], **run)  # type: ignore[call-overload]
-    names = sorted(files, key=lambda n: (n.endswith("/RECORD"), n))
-    subprocess.run(["zip", "-q", "-X", str(partial), *names], cwd=staging, **run)  # type: ignore[call-overload]
+    _zip(["-d", str(partial), f"{old}.dist-info/*", "torch/version.py"], cwd=out_dir)
+    _zip(["-X", str(partial), *sorted(files, key=lambda n: (n.endswith("/RECORD"), n))], cwd=staging)
     shutil.rmtree(staging)
     partial.rename(target)
     metadata = files[f"{new}.dist-info/METADATA"]
     target.with_name(target.name + ".metadata").write_bytes(metadata)
     return target
+
+
+def _zip(args: list[str], cwd: Path) -> None:
+    """Run the zip CLI, which edits an archive without recompressing the entries it keeps."""
+    subprocess.run(["zip", "-q", *args], cwd=cwd, capture_output=True, timeout=600, check=True)
 
 
 @dataclass
@@ -196,9 +199,8 @@ def _link_or_copy(src: Path, dest: Path) -> None:
 
 
 @contextlib.contextmanager
-def serve_nightlies(root: Path, dates: Sequence[str], cache: Path | None = None) -> Iterator[TorchNightlies]:
-    """Serve torch nightlies for ``dates`` on loopback until the block ends."""
-    wheels = repacked_wheels(dates, cache)
+def serve_nightlies(root: Path, wheels: dict[str, Path]) -> Iterator[TorchNightlies]:
+    """Serve ``wheels`` (from ``repacked_wheels``) as a loopback torch nightly index until the block ends."""
     index_root, files_root = write_index(root, wheels)
     with serve_pair(index_root, files_root) as (index, files):
         yield TorchNightlies(index, files, wheels)
