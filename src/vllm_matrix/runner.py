@@ -26,7 +26,7 @@ from typing import Any
 from vllm_matrix import __version__
 from vllm_matrix.cell import Cell
 from vllm_matrix.config import MatrixConfig
-from vllm_matrix.errors import EXIT_CELL_FAILED, EXIT_HARNESS, EXIT_OK
+from vllm_matrix.errors import EXIT_CELL_FAILED, EXIT_HARNESS, EXIT_OK, MatrixError
 from vllm_matrix.hardware import Hardware
 from vllm_matrix.junit import write_cell_junit
 from vllm_matrix.results import CellResult, RunStore, StageRecord, utc_now, write_json
@@ -163,7 +163,7 @@ class CellRun:
             self.result.facts["forced"] = lacking
         stages = plan(self.cell)
         for name in stages:
-            if name in INSTALL and self._reuse(name, stages):
+            if name in INSTALL and self._reuse(name):
                 continue
             self._run_stage(name)
             if name == _last_install(stages):
@@ -199,7 +199,7 @@ class CellRun:
         rel = str(log.relative_to(self.ctx.cell_dir)) if log.exists() else None
         self.records.append(StageRecord(name, status, round(duration, 3), rel, message))
 
-    def _reuse(self, name: str, stages: Sequence[str]) -> bool:
+    def _reuse(self, name: str) -> bool:
         """Whether an install stage is covered by this build key's finished (or failed) build."""
         key = self.ctx.record.get("build_key")
         if key is None:
@@ -312,7 +312,10 @@ def diagnose(log: Path, stage: str, catalogues: Sequence[Path]) -> dict[str, Any
         classify = importlib.import_module("vllm_matrix.classify")
     except ImportError:
         return None
-    diagnosis = classify.classify_file(log, stage=stage, catalogues=tuple(catalogues))
+    try:
+        diagnosis = classify.classify_file(log, stage=stage, catalogues=tuple(catalogues))
+    except MatrixError as exc:  # e.g. a user catalogue that does not parse: say so, do not guess
+        return {"class": None, "evidence": [], "hint": f"the classifier failed: {exc}"}
     data: dict[str, Any] = diagnosis.to_dict()
     return data
 

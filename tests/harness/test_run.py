@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from indexserver import serve
 
 from vllm_matrix.results import RunStore
@@ -86,8 +87,11 @@ def test_a_busy_workdir_is_a_harness_error(tmp_path: Path) -> None:
     assert out.returncode == 3 and "is in use by another vllm-matrix run" in out.stderr
 
 
-def test_ctrl_c_records_the_interrupted_cell_and_resume_is_offered(tmp_path: Path) -> None:
-    """The torch install waits on a loopback index that never answers in time; then Ctrl-C."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_records_the_interrupted_cell_and_resume_is_offered(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """The torch install waits on a loopback index that never answers; then Ctrl-C (or CI's SIGTERM)."""
     (tmp_path / "index" / "cpu").mkdir(parents=True)
     with serve(tmp_path / "index", delay_s=60) as index:
         env = _env(
@@ -100,7 +104,7 @@ def test_ctrl_c_records_the_interrupted_cell_and_resume_is_offered(tmp_path: Pat
         while not log.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "continue with: vllm-matrix run --resume --run c" in err

@@ -253,3 +253,15 @@ def _dist(site: Path, version: str, remove: str | None = None) -> None:
     info = site / f"torch-{version}.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: torch\nVersion: {version}\n")
+
+
+def test_a_failed_stage_is_classified_from_its_log(tmp_path: Path) -> None:
+    cfg, cells = make_cells(tmp_path, 'id = "abi"')
+    fake = Stages()
+    line = "ImportError: /v/vllm/_C.abi3.so: undefined symbol: _ZN3c104cuda9SetDeviceEi"
+    head, tail = line.split("undefined ")  # so the logged command line itself does not match
+    fake.behaviour[("abi", "verify")] = f"import sys; print({head!r} + 'undefined ' + {tail!r}); sys.exit(1)"
+    (result,) = runner(tmp_path, cfg, fake.mapping(*FAKE_INSTALL)).run(cells)
+    assert (result.outcome, result.stage, result.klass) == ("fail", "verify", "ABI_UNDEFINED_SYMBOL")
+    assert result.evidence == [line]
+    assert result.log == "logs/verify.log" and result.diagnosis is not None
