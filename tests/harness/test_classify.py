@@ -21,7 +21,9 @@ LOGS = Path(__file__).parents[1] / "resources" / "logs"
 
 # fixture -> (stage, class, a piece of the first evidence line, its line number)
 CASES = {
-    "resolve_uv_conflict.log": ("resolve", "RESOLVER_CONFLICT", "No solution found", 4),
+    "resolve_uv_conflict.log": ("resolve", "RESOLVER_CONFLICT", "depends on torch==2.7.1", 5),
+    # a nightly missing from the index is not a conflict: OTHER, with uv's reason as evidence
+    "resolve_uv_missing_version.log": ("resolve", "OTHER", "there is no version of torch==2.10.0", 4),
     "resolve_pip_conflict.log": ("resolve", "RESOLVER_CONFLICT", "conflicting dependencies", 7),
     "prepare_torch_overridden_uv.log": ("prepare", "TORCH_OVERRIDDEN", "- torch==2.10.0.dev2025", 11),
     "verify_torch_replaced.log": ("verify", "TORCH_OVERRIDDEN", "torch was replaced", 5),
