@@ -1,7 +1,8 @@
 """vLLM from git: one bare mirror per repository URL, refs resolved to commits, a worktree per build.
 
-The mirror (``git clone --mirror``) lives in the work dir and is fetched, not
-re-cloned, on later runs; the URL is ``MatrixConfig.vllm_git_url()`` (env
+The mirror (a bare repository of the branches and tags; pull-request refs
+and stray shas are fetched on demand) lives in the work dir and is fetched,
+not re-cloned, on later runs; the URL is ``MatrixConfig.vllm_git_url()`` (env
 ``VLLM_MATRIX_VLLM_GIT``), and a local repository path works as well.
 
 Worktrees are per (commit, build key), not per commit: vLLM's build writes
@@ -27,10 +28,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from vllm_matrix.cell import slug
+from vllm_matrix.errors import HarnessError
 from vllm_matrix.proc import run_logged
 from vllm_matrix.stages.base import StageFailed
 
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+_PULL_REF = re.compile(r"^pull/\d+/(head|merge)$")
+REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 # Seconds a fetched mirror counts as fresh for branch lookups in this process.
 FETCH_TTL_S = 900.0
 _FETCHED: dict[Path, float] = {}
@@ -94,30 +98,71 @@ def update_mirror(
     env: Mapping[str, str] | None = None,
     stage: str = "resolve",
 ) -> Path:
-    """Clone ``url`` as a bare mirror, or fetch it if the mirror exists; return the mirror path.
+    """Create the bare mirror of ``url`` or fetch it; return the mirror path.
 
-    A first clone goes to a temporary name and is renamed when complete, so an
-    interrupted clone never looks like a mirror.
+    Only branches and tags are mirrored (``REFSPECS``): GitHub also serves tens
+    of thousands of ``refs/pull/*`` that ``clone --mirror`` would download on
+    every fetch; those are fetched one by one when a cell names one. A new
+    mirror is made under a temporary name and renamed once its first fetch
+    worked, so an interrupted clone never looks like a mirror.
     """
     genv = git_env(env)
     mirror = mirror_path(git_dir, url)
     if (mirror / "HEAD").is_file():
-        argv = ["git", "--git-dir", str(mirror), "fetch", "--prune", "--tags", "--force", "origin"]
-        result = run_logged(argv, log, timeout_s=timeout_s, env=genv)
-        if not result.ok:
-            raise _fail(stage, f"git fetch of {url} failed ({result.describe()})", log, _tail(log))
+        _fetch(mirror, [], log, timeout_s, genv, stage, f"git fetch of {url}")
         return mirror
     git_dir.mkdir(parents=True, exist_ok=True)
     partial = mirror.with_name(mirror.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    result = run_logged(
-        ["git", "clone", "--mirror", "--", url, str(partial)], log, timeout_s=timeout_s, env=genv
-    )
-    if not result.ok:
+    _init_mirror(partial, url, log, genv)
+    try:
+        _fetch(partial, [], log, timeout_s, genv, stage, f"git clone of {url}")
+    except StageFailed:
         shutil.rmtree(partial, ignore_errors=True)
-        raise _fail(stage, f"git clone of {url} failed ({result.describe()})", log, _tail(log))
+        raise
     partial.rename(mirror)
     return mirror
+
+
+def _init_mirror(path: Path, url: str, log: Path, env: Mapping[str, str]) -> None:
+    """A bare repository whose origin fetches ``REFSPECS`` (local names = the remote's names)."""
+    for args in (
+        ["init", "--bare", "-q", str(path)],
+        ["--git-dir", str(path), "config", "remote.origin.url", url],
+        *(["--git-dir", str(path), "config", "--add", "remote.origin.fetch", spec] for spec in REFSPECS),
+    ):
+        proc = _query(list(args), log, env)
+        if proc.returncode != 0:
+            raise HarnessError(f"cannot create a git mirror in {path}: {proc.stderr.strip()}")
+
+
+def _fetch(
+    mirror: Path,
+    refspecs: list[str],
+    log: Path,
+    timeout_s: float,
+    env: Mapping[str, str],
+    stage: str,
+    what: str,
+) -> None:
+    argv = ["git", "--git-dir", str(mirror), "fetch", "--prune", "--force", "origin", *refspecs]
+    result = run_logged(argv, log, timeout_s=timeout_s, env=env)
+    if not result.ok:
+        raise _fail(stage, f"{what} failed ({result.describe()})", log, _tail(log))
+
+
+def fetch_extra(
+    mirror: Path, ref: str, log: Path, *, timeout_s: float, env: Mapping[str, str] | None = None
+) -> bool:
+    """Fetch a ref the mirror does not track (``pull/N/head``, a full sha); whether git got it."""
+    if _PULL_REF.match(ref):
+        spec = f"+refs/{ref}:refs/{ref}"
+    elif _FULL_SHA.match(ref):
+        spec = ref
+    else:
+        return False
+    argv = ["git", "--git-dir", str(mirror), "fetch", "--force", "origin", spec]
+    return run_logged(argv, log, timeout_s=timeout_s, env=git_env(env)).ok
 
 
 def _tail(log: Path, lines: int = 20) -> str:
@@ -172,6 +217,8 @@ def resolve_ref(
     mirror = update_mirror(url, git_dir, log, timeout_s=timeout_s, env=env, stage=stage)
     _FETCHED[mirror] = time.monotonic()
     sha, error = rev_parse(mirror, ref, log, env)
+    if sha is None and fetch_extra(mirror, ref, log, timeout_s=timeout_s, env=env):
+        sha, error = rev_parse(mirror, ref, log, env)
     if sha is None:
         detail = error or f"fatal: git rev-parse found no commit named {ref!r}"
         _append(log, f"[git ref {ref!r} not found in {url}]\n")

@@ -165,3 +165,36 @@ def test_a_broken_worktree_dir_is_replaced(fake: FakeVllm, tmp_path: Path) -> No
 def test_head_commit_of_a_checkout(fake: FakeVllm, tmp_path: Path) -> None:
     assert gitsource.head_commit(fake.path, tmp_path / "l.log") == fake.commits["main"]
     assert gitsource.head_commit(tmp_path, tmp_path / "l.log") is None
+
+
+def open_pull_request(fake: FakeVllm) -> str:
+    """A commit reachable only from ``refs/pull/7/head``, as GitHub keeps pull requests."""
+    git(fake.path, "checkout", "-q", "--detach", "main")
+    (fake.path / "PR.txt").write_text("a contributor's change\n")
+    git(fake.path, "add", "PR.txt")
+    git(fake.path, "commit", "-q", "-m", "pull request 7")
+    sha = git(fake.path, "rev-parse", "HEAD")
+    git(fake.path, "update-ref", "refs/pull/7/head", sha)
+    git(fake.path, "checkout", "-q", "main")
+    return sha
+
+
+def mirror_has(tmp_path: Path, fake: FakeVllm, sha: str) -> bool:
+    mirror = gitsource.mirror_path(tmp_path / "git", str(fake.path))
+    done = subprocess.run(
+        ["git", "--git-dir", str(mirror), "cat-file", "-e", f"{sha}^{{commit}}"], check=False
+    )
+    return done.returncode == 0
+
+
+def test_pull_request_refs_are_not_mirrored_but_fetched_on_demand(fake: FakeVllm, tmp_path: Path) -> None:
+    sha = open_pull_request(fake)
+    resolve(fake, "main", tmp_path)
+    assert not mirror_has(tmp_path, fake, sha)  # the mirror holds branches and tags only
+    assert resolve(fake, "pull/7/head", tmp_path) == sha
+    assert mirror_has(tmp_path, fake, sha)
+
+
+def test_a_full_sha_of_an_unmirrored_commit_is_fetched(fake: FakeVllm, tmp_path: Path) -> None:
+    sha = open_pull_request(fake)
+    assert resolve(fake, sha, tmp_path) == sha
