@@ -270,3 +270,26 @@ def ensure_worktree(
     if not result.ok:
         raise _fail(stage, f"git worktree add of {commit[:12]} failed ({result.describe()})", log, _tail(log))
     return dest
+
+
+def trees_for_key(worktrees: Path, build_key: str) -> list[Path]:
+    """The source trees made for ``build_key`` (git worktrees and path mirrors): evict them with its venv."""
+    return sorted(p for p in worktrees.glob(f"*-{build_key}") if p.is_dir())
+
+
+def remove_tree(tree: Path, log: Path) -> None:
+    """Delete a source tree; a git worktree is also unregistered from its mirror."""
+    mirror = _worktree_mirror(tree)
+    shutil.rmtree(tree, ignore_errors=True)
+    if mirror is not None and (mirror / "HEAD").is_file():
+        _query(["--git-dir", str(mirror), "worktree", "prune"], log, git_env())
+
+
+def _worktree_mirror(tree: Path) -> Path | None:
+    """``<mirror>`` from a worktree's ``.git`` file (``gitdir: <mirror>/worktrees/<name>``)."""
+    try:
+        text = (tree / ".git").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    gitdir = Path(text.removeprefix("gitdir:").strip())
+    return gitdir.parent.parent if gitdir.parent.name == "worktrees" else None

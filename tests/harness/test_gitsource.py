@@ -198,3 +198,14 @@ def test_pull_request_refs_are_not_mirrored_but_fetched_on_demand(fake: FakeVllm
 def test_a_full_sha_of_an_unmirrored_commit_is_fetched(fake: FakeVllm, tmp_path: Path) -> None:
     sha = open_pull_request(fake)
     assert resolve(fake, sha, tmp_path) == sha
+
+
+def test_trees_of_an_evicted_build_key_are_removed_and_unregistered(fake: FakeVllm, tmp_path: Path) -> None:
+    kept = make_worktree(fake, tmp_path, "main", "keep")
+    gone = make_worktree(fake, tmp_path, "v0.1.0", "evict")
+    assert gitsource.trees_for_key(tmp_path / "trees", "evict") == [gone]
+    gitsource.remove_tree(gone, tmp_path / "gc.log")
+    assert not gone.exists() and kept.is_dir()
+    mirror = gitsource.mirror_path(tmp_path / "git", str(fake.path))
+    listed = git(mirror, "worktree", "list", "--porcelain")
+    assert str(kept) in listed and str(gone) not in listed
