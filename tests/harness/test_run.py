@@ -113,3 +113,14 @@ def test_ctrl_c_records_the_interrupted_cell_and_resume_is_offered(
     assert result is not None and (result.outcome, result.stage) == ("interrupted", "torch")
     assert store.read_meta()["status"] == "interrupted"
     assert [s.name for s in result.stages] == ["resolve", "venv", "torch"]
+
+
+def test_one_cell_per_invocation_fills_one_run(tmp_path: Path) -> None:
+    """How nox runs it: a session per cell, all into the run named by $VLLM_MATRIX_RUN."""
+    env = _env(tmp_path, VLLM_MATRIX_RUN="nox")
+    for cell_id in ("latest_cu128_sm120_fa2_main", "latest_cu130_sm120_fa2_main"):
+        assert vm("run", cell_id, env=env).returncode == 0
+    store = RunStore(tmp_path / "r" / "nox")
+    assert store.read_meta()["selected"] == ["latest_cu128_sm120_fa2_main", "latest_cu130_sm120_fa2_main"]
+    report = vm("report", env=env)
+    assert "2 cells: 2 skip" in report.stdout

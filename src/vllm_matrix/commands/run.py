@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 from vllm_matrix import __version__, expand, hardware
 from vllm_matrix.cell import Cell
@@ -24,6 +26,8 @@ from vllm_matrix.results import RunStore, check_run_name, latest_run, new_run_na
 from vllm_matrix.runner import Options, Runner, exit_code
 from vllm_matrix.workdir import Workdir
 
+RUN_ENV = "VLLM_MATRIX_RUN"
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
@@ -32,7 +36,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("cells", nargs="*", metavar="ID", help="cell ids or globs (see `vllm-matrix plan`)")
     parser.add_argument("--all", action="store_true", help="every cell of the matrix")
     parser.add_argument("--force", action="store_true", help="also run cells whose GPU this machine lacks")
-    parser.add_argument("--run", metavar="NAME", help="run name (default: a UTC timestamp)")
+    parser.add_argument(
+        "--run", metavar="NAME", help="run name (default: $VLLM_MATRIX_RUN, else a UTC timestamp)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue a run; finished cells are kept")
     parser.add_argument(
         "--workdir", metavar="DIR", help="work dir (default: $VLLM_MATRIX_WORKDIR, else user cache)"
@@ -50,12 +56,8 @@ def run(args: argparse.Namespace) -> int:
     work = Workdir.resolve(args.workdir)
     hw = hardware.detect()
     runner = Runner(config, store, work, hw, Options(force=args.force, resume=args.resume), progress=_say)
-    meta = {**store.read_meta(), "run": store.name, "matrix": str(config.path), "workdir": str(work.root),
-            "selected": [c.id for c in selected], "hardware": hw.to_dict(), "tool_version": __version__,
-            "status": "running"}  # fmt: skip
-    meta.setdefault("started_at", utc_now())
-    if args.resume:
-        meta["resumed_at"] = [*meta.get("resumed_at", []), utc_now()]
+    meta = _run_meta(store, selected, resumed=args.resume)
+    meta |= {"matrix": str(config.path), "workdir": str(work.root), "hardware": hw.to_dict()}
     store.write_meta(meta)
     _say(f"run {store.name}: {len(selected)} cells -> {store.root}")
     with work.lock(), _sigterm_as_interrupt():
@@ -70,13 +72,29 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(results)
 
 
+def _run_meta(store: RunStore, selected: Sequence[Cell], *, resumed: bool) -> dict[str, Any]:
+    """run.json for this invocation, keeping what earlier invocations of the same run wrote.
+
+    One run can be filled by several invocations (a nox session per cell), so
+    the selection is the union, in order.
+    """
+    meta = store.read_meta()
+    ids = list(dict.fromkeys([*meta.get("selected", []), *(c.id for c in selected)]))
+    meta |= {"run": store.name, "selected": ids, "tool_version": __version__, "status": "running"}
+    meta.setdefault("started_at", utc_now())
+    if resumed:
+        meta["resumed_at"] = [*meta.get("resumed_at", []), utc_now()]
+    return meta
+
+
 def _store(args: argparse.Namespace) -> RunStore:
     reports = reports_dir(args.reports)
-    if args.resume and not args.run:
+    name = args.run or os.environ.get(RUN_ENV)
+    if args.resume and not name:
         return RunStore(latest_run(reports))
-    name = check_run_name(args.run or new_run_name())
+    name = check_run_name(name or new_run_name())
     if args.resume and not (reports / name).is_dir():
-        raise InputError(f"--resume --run {name}: no such run under {reports}")
+        raise InputError(f"--resume: no run {name!r} under {reports}")
     return RunStore(reports / name)
 
 
