@@ -55,8 +55,10 @@ class BuildEnv:
 
 
 def target_device(cuda: str) -> str:
-    """VLLM_TARGET_DEVICE for a cell's CUDA variant: ``cpu`` cells build the CPU backend."""
-    return "cpu" if cuda == "cpu" else "cuda"
+    """VLLM_TARGET_DEVICE for a CUDA variant: ``cu130`` -> cuda, ``rocm6.4`` -> rocm, ``cpu``, ``xpu``."""
+    if cuda in ("cpu", "xpu"):
+        return cuda
+    return "rocm" if cuda.startswith("rocm") else "cuda"
 
 
 def arch_count(arch_list: str) -> int:
@@ -89,7 +91,7 @@ def choose_jobs(
     memory budget holds whatever NVCC_THREADS is.
     """
     cores = max(1, cores)
-    per_job = CUDA_JOB_GIB if device == "cuda" else CPU_JOB_GIB
+    per_job = CPU_JOB_GIB if device == "cpu" else CUDA_JOB_GIB
     user_jobs = _user_int(environ, "MAX_JOBS")
     if user_jobs is not None:
         max_jobs, why = user_jobs, f"MAX_JOBS={user_jobs} set in the environment"

@@ -31,6 +31,14 @@ def test_cuda_max_jobs_follow_free_memory_before_cores(mem_gib: int, cores: int,
     assert f"{cores} cores" in jobs.reason
 
 
+@pytest.mark.parametrize(
+    ("cuda", "device"),
+    [("cu128", "cuda"), ("cu130", "cuda"), ("cpu", "cpu"), ("rocm6.4", "rocm"), ("xpu", "xpu")],
+)
+def test_target_device_follows_the_cuda_variant(cuda: str, device: str) -> None:
+    assert buildenv.target_device(cuda) == device
+
+
 def test_cpu_builds_budget_less_memory_per_job() -> None:
     assert choose_jobs(24 * GIB, 16, "", "cpu", {}).max_jobs == 8
     assert choose_jobs(24 * GIB, 16, "", "cuda", {}).max_jobs == 1

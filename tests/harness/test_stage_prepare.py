@@ -51,6 +51,11 @@ def test_cpu_cells_fall_back_to_the_common_build_file(tmp_path: Path) -> None:
     assert prepare.build_requirements(tree, "cpu") == tree / "requirements/build.txt"
 
 
+def test_rocm_cells_take_the_rocm_build_file(tmp_path: Path) -> None:
+    tree = tree_with(tmp_path, "requirements/build.txt", "requirements/rocm-build.txt")
+    assert prepare.build_requirements(tree, "rocm") == tree / "requirements/rocm-build.txt"
+
+
 def test_no_build_requirements(tmp_path: Path) -> None:
     assert prepare.build_requirements(tmp_path, "cuda") is None
 

@@ -25,6 +25,7 @@ SCRIPT = "use_existing_torch.py"
 # Build requirement files by target device, newest layout first.
 BUILD_REQUIREMENTS = {
     "cuda": ("requirements/build/cuda.txt", "requirements/build.txt", "requirements-build.txt"),
+    "rocm": ("requirements/build/rocm.txt", "requirements/rocm-build.txt"),
     "cpu": (
         "requirements/build/cpu.txt",
         "requirements/cpu-build.txt",
