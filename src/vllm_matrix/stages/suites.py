@@ -75,18 +75,19 @@ def pytest_argv(ctx: StageContext, tests: Path, suites: list[Path], junit_xml: P
 
 
 def suite_env(ctx: StageContext) -> dict[str, str]:
-    """What the payload reads: the cell, device, dtype, FA version, seed, model dir, a fresh cache root."""
+    """What the payload reads: the cell, device, dtype, FA version, seed and a fresh cache root."""
     cell = ctx.cell
     cache_root = fresh_cache_root(ctx)
     env = {
         "VLLM_MATRIX_CELL_ID": cell.id,
         "VLLM_MATRIX_DEVICE": "cpu" if cell.gpu == "cpu" else "cuda",
-        "VLLM_MATRIX_DTYPE": cell.dtype,
         "VLLM_MATRIX_ENFORCE_EAGER": "1" if cell.enforce_eager else "0",
         "VLLM_MATRIX_SEED": ctx.env.get("VLLM_MATRIX_SEED", "0"),
-        "VLLM_MATRIX_MODEL_DIR": ctx.env.get("VLLM_MATRIX_MODEL_DIR", str(ctx.work.root / "models")),
         "VLLM_CACHE_ROOT": str(cache_root),
     }
+    if cell.dtype != "auto":  # auto: the payload's default for the device
+        env["VLLM_MATRIX_DTYPE"] = cell.dtype
+    # VLLM_MATRIX_MODEL_DIR (a real model for speed figures) passes through from the caller's environment.
     mechanism = fa_mechanism(ctx)
     ctx.record["fa_mechanism"] = mechanism
     if cell.flash_attn is not None:
