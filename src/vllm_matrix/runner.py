@@ -268,8 +268,11 @@ class CellRun:
         result.facts = {**result.facts, **self.ctx.record, "harness_version": __version__}
         result.finished_at = utc_now()
         result.duration_s = round(time.monotonic() - self.start, 3)
+        try:
+            write_cell_junit(result, self.ctx.cell_dir, [self.ctx.cell_dir / PYTEST_JUNIT])
+        except Exception as exc:  # the result must still be recorded
+            self._harness_error(exc)
         self.runner.store.write_result(result)
-        write_cell_junit(result, self.ctx.cell_dir, [self.ctx.cell_dir / PYTEST_JUNIT])
         return result
 
 
