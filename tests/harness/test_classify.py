@@ -188,6 +188,14 @@ def test_other_takes_the_last_error_looking_line_and_never_guesses() -> None:
     ]
     d = classify.classify_lines(traceback, "build")
     assert (d.klass, d.evidence, d.line_number) == ("OTHER", ("KeyError: 'VLLM_TARGET_DEVICE_X'",), 3)
+    warned = [
+        "RuntimeError: the real one",
+        "(Worker pid=27576) WARNING 11-29 18:36:58 [utils.py:597] Failed to create oneDNN linear, "
+        "fallback to torch linear. Exception: could not create a primitive descriptor for the matmul.",
+        "[W1129 18:02:11.512345678 ProcessGroupNCCL.cpp:4718] Warning: failed to probe P2P (function f)",
+        "/venv/lib/python3.11/site-packages/torch/cuda/__init__.py:63: FutureWarning: failed to load",
+    ]
+    assert classify.classify_lines(warned, "suites").evidence == ("RuntimeError: the real one",)
     quiet = ["Collecting ninja", "  Using cached ninja-1.13.0.whl", "exit status 1"]
     assert classify.classify_lines(quiet, "venv").evidence == ("exit status 1",)
     empty = classify.classify_lines([], "build")
