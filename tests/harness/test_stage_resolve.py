@@ -10,6 +10,7 @@ import pytest
 from cellctx import context
 from indexserver import IndexServer, nightly_hosts  # noqa: F401
 
+from vllm_matrix import nightly
 from vllm_matrix.stages import resolve
 from vllm_matrix.stages.base import StageFailed, StageSkipped
 
@@ -44,7 +45,11 @@ def test_a_date_missing_from_the_index_is_a_skip(
     assert caught.value.stage == "resolve" and "2026-11-03" in caught.value.reason
 
 
-def test_an_unreachable_index_fails_with_network_fetch(tmp_path: Path) -> None:
+def test_an_unreachable_index_fails_with_network_fetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client's retries stay on; only the pauses between them are shortened.
+    monkeypatch.setattr(resolve, "_client", lambda ctx: nightly.IndexClient(backoff_s=0.01))
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -53,6 +58,7 @@ def test_an_unreachable_index_fails_with_network_fetch(tmp_path: Path) -> None:
     with pytest.raises(StageFailed) as caught:
         resolve.run(ctx)
     assert caught.value.klass == "NETWORK_FETCH" and "cannot read" in caught.value.message
+    assert "(4 attempts)" in caught.value.message
     assert caught.value.log is not None and "cannot read" in caught.value.log.read_text()
 
 
