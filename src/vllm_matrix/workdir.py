@@ -1,8 +1,14 @@
 """The work dir: caches shared by runs (uv cache, git mirror, venvs by build key, ...) and its lock.
 
 Default root: the user cache dir (``~/.cache/vllm-matrix`` on Linux); ``--workdir``
-or ``$VLLM_MATRIX_WORKDIR`` move it. The uv cache is ``$UV_CACHE_DIR`` when the
-user set one (so a warm cache they already have is reused), else ``<root>/uv-cache``.
+or ``$VLLM_MATRIX_WORKDIR`` move it.
+
+The uv cache: ``$UV_CACHE_DIR`` when set; else, with the default work dir, uv's
+own default cache (``~/.cache/uv``), shared with nox and the user's other uv
+runs, so torch wheels (GBs for CUDA) are downloaded and stored once and a
+warm cache makes the CPU reference cell install in seconds; with an explicit
+work dir, ``<root>/uv-cache``, so a work dir on a scratch disk keeps its
+caches with it. ``uv_cache`` None means "uv's default".
 """
 
 from __future__ import annotations
@@ -26,16 +32,17 @@ class Workdir:
     """Paths inside one work dir. Nothing is created until ``ensure`` is called."""
 
     root: Path
-    uv_cache: Path
+    uv_cache: Path | None = None  # None: uv's own default cache
 
     @classmethod
     def resolve(cls, explicit: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Workdir:
         """The work dir named by the argument, else ``$VLLM_MATRIX_WORKDIR``, else the user cache dir."""
         env = os.environ if environ is None else environ
-        raw = explicit or env.get(WORKDIR_ENV) or platformdirs.user_cache_dir("vllm-matrix")
-        root = Path(raw).expanduser().absolute()
-        uv_cache = Path(env["UV_CACHE_DIR"]).absolute() if env.get("UV_CACHE_DIR") else root / "uv-cache"
-        return cls(root=root, uv_cache=uv_cache)
+        chosen = explicit or env.get(WORKDIR_ENV)
+        root = Path(chosen or platformdirs.user_cache_dir("vllm-matrix")).expanduser().absolute()
+        if env.get("UV_CACHE_DIR"):
+            return cls(root=root, uv_cache=Path(env["UV_CACHE_DIR"]).expanduser().absolute())
+        return cls(root=root, uv_cache=root / "uv-cache" if chosen else None)
 
     @property
     def git_dir(self) -> Path:
@@ -73,7 +80,9 @@ class Workdir:
 
     def ensure(self) -> None:
         """Create the work dir tree; a path that cannot be created is bad input."""
-        for path in (self.root, self.uv_cache, self.git_dir, self.worktrees, self.venvs, self.cache_roots):
+        for path in (self.root, self.git_dir, self.worktrees, self.venvs, self.cache_roots, self.uv_cache):
+            if path is None:
+                continue
             try:
                 path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

@@ -44,3 +44,8 @@ def test_user_uv_settings_do_not_leak_into_cells(tmp_path: Path) -> None:
     env = uv.base_env(tmp_path / "cache", {"UV_INDEX_URL": "http://evil", "VIRTUAL_ENV": "/x", "HOME": "/h"})
     assert "UV_INDEX_URL" not in env and "VIRTUAL_ENV" not in env and env["HOME"] == "/h"
     assert env["UV_CACHE_DIR"] == str(tmp_path / "cache") and env["UV_NO_CONFIG"] == "1"
+
+
+def test_no_uv_cache_leaves_uvs_own_choice(tmp_path: Path) -> None:
+    assert "UV_CACHE_DIR" not in uv.base_env(None, {"HOME": "/h"})
+    assert uv.base_env(None, {"UV_CACHE_DIR": "/mine"})["UV_CACHE_DIR"] == "/mine"

@@ -17,9 +17,12 @@ def test_explicit_beats_environment_beats_user_cache(tmp_path: Path) -> None:
     assert Workdir.resolve(None, {}).root.name == "vllm-matrix"
 
 
-def test_uv_cache_is_the_users_when_set_else_inside_the_workdir(tmp_path: Path) -> None:
-    assert Workdir.resolve(tmp_path, {}).uv_cache == tmp_path / "uv-cache"
+def test_uv_cache_choice(tmp_path: Path) -> None:
+    # $UV_CACHE_DIR wins; the default work dir shares uv's default cache; an explicit one keeps its own.
     assert Workdir.resolve(tmp_path, {"UV_CACHE_DIR": str(tmp_path / "u")}).uv_cache == tmp_path / "u"
+    assert Workdir.resolve(None, {}).uv_cache is None
+    assert Workdir.resolve(tmp_path, {}).uv_cache == tmp_path / "uv-cache"
+    assert Workdir.resolve(None, {"VLLM_MATRIX_WORKDIR": str(tmp_path)}).uv_cache == tmp_path / "uv-cache"
 
 
 def test_second_run_on_the_same_workdir_is_refused(tmp_path: Path) -> None:

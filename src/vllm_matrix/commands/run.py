@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     hw = hardware.detect()
     runner = Runner(config, store, work, hw, Options(force=args.force, resume=args.resume), progress=_say)
     meta = _run_meta(store, selected, resumed=args.resume)
-    meta |= {"matrix": str(config.path), "workdir": str(work.root), "hardware": hw.to_dict()}
+    meta |= {"matrix": str(config.path), "workdir": str(work.root), "hardware": hw.to_dict(),
+             "uv_cache": str(work.uv_cache) if work.uv_cache else None}  # fmt: skip
     store.write_meta(meta)
     _say(f"run {store.name}: {len(selected)} cells -> {store.root}")
     with work.lock(), _sigterm_as_interrupt():

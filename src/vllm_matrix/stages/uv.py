@@ -48,12 +48,16 @@ def uv_exe(environ: Mapping[str, str] | None = None) -> str:
     return found
 
 
-def base_env(uv_cache: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment every stage subprocess starts from: the user's, minus what would leak into uv."""
+def base_env(uv_cache: Path | None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment every stage subprocess starts from: the user's, minus what would leak into uv.
+
+    ``uv_cache`` None leaves uv's own choice of cache (``$UV_CACHE_DIR`` or its default).
+    """
     env = dict(os.environ if environ is None else environ)
     for key in LEAKY_ENV:
         env.pop(key, None)
-    env["UV_CACHE_DIR"] = str(uv_cache)
+    if uv_cache is not None:
+        env["UV_CACHE_DIR"] = str(uv_cache)
     env["UV_NO_CONFIG"] = "1"  # indexes come from matrix.toml, not from a uv.toml in the cwd
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.setdefault("UV_HTTP_TIMEOUT", "120")
