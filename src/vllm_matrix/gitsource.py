@@ -75,9 +75,14 @@ def _fail(stage: str, what: str, log: Path, detail: str = "") -> StageFailed:
 def _query(args: list[str], log: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """A quick local git command whose output we need; it is appended to ``log`` too."""
     argv = ["git", *args]
-    proc = subprocess.run(
-        argv, capture_output=True, text=True, env=dict(env), timeout=_QUERY_TIMEOUT_S, check=False
-    )
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, env=dict(env), timeout=_QUERY_TIMEOUT_S, check=False
+        )
+    except FileNotFoundError:
+        raise HarnessError("git is not installed (not on PATH): git: and path: sources need it") from None
+    except subprocess.TimeoutExpired:
+        proc = subprocess.CompletedProcess(argv, 124, "", f"fatal: no answer within {_QUERY_TIMEOUT_S:g}s\n")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a", encoding="utf-8", errors="replace") as fh:
         fh.write(f"\n$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}[exit {proc.returncode}]\n")

@@ -10,6 +10,7 @@ import pytest
 from fakevllm import FakeVllm, make_fake_vllm
 
 from vllm_matrix import gitsource
+from vllm_matrix.errors import HarnessError
 from vllm_matrix.stages.base import StageFailed
 
 
@@ -209,3 +210,11 @@ def test_trees_of_an_evicted_build_key_are_removed_and_unregistered(fake: FakeVl
     mirror = gitsource.mirror_path(tmp_path / "git", str(fake.path))
     listed = git(mirror, "worktree", "list", "--porcelain")
     assert str(kept) in listed and str(gone) not in listed
+
+
+def test_git_missing_is_a_harness_error_not_a_cell_verdict(
+    fake: FakeVllm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(HarnessError, match="git is not installed"):
+        gitsource.head_commit(fake.path, tmp_path / "l.log")
