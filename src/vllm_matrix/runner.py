@@ -173,28 +173,14 @@ class CellRun:
         self.current = name
         fn = self.runner.stage_fn(name, self.cell)
         started = time.monotonic()
-        status, message = "pass", None
         try:
             fn(self.ctx)
-        except StageSkipped as exc:
-            status, message = "skip", exc.reason
+        except BaseException as exc:
+            self._record(name, *stage_status(exc), time.monotonic() - started)
             raise
-        except StageFailed as exc:
-            status, message = "fail", exc.message
-            raise
-        except StageError as exc:
-            status, message = "error", exc.message
-            raise
-        except KeyboardInterrupt:
-            status, message = "interrupted", "interrupted"
-            raise
-        except Exception as exc:
-            status, message = "error", f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            self._record(name, status, time.monotonic() - started, message)
+        self._record(name, "pass", None, time.monotonic() - started)
 
-    def _record(self, name: str, status: str, duration: float, message: str | None) -> None:
+    def _record(self, name: str, status: str, message: str | None, duration: float) -> None:
         log = self.ctx.log_path(name)
         rel = str(log.relative_to(self.ctx.cell_dir)) if log.exists() else None
         self.records.append(StageRecord(name, status, round(duration, 3), rel, message))
@@ -274,6 +260,17 @@ class CellRun:
             self._harness_error(exc)
         self.runner.store.write_result(result)
         return result
+
+
+def stage_status(exc: BaseException) -> tuple[str, str]:
+    """How a stage that raised ``exc`` is recorded: its status and message."""
+    if isinstance(exc, StageSkipped):
+        return "skip", exc.reason
+    if isinstance(exc, StageFailed | StageError):
+        return ("fail" if isinstance(exc, StageFailed) else "error"), exc.message
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", "interrupted"
+    return "error", f"{type(exc).__name__}: {exc}"
 
 
 def _last_install(stages: Sequence[str]) -> str:
