@@ -11,6 +11,7 @@ The flash-attention version is set the way this vLLM ref understands it:
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,15 @@ PYTEST_JUNIT = "pytest-junit.xml"
 NO_TESTS_COLLECTED = 5
 
 
-def payload_dir(environ: dict[str, str]) -> Path:
-    """Where the payload suites live: ``$VLLM_MATRIX_PAYLOAD_DIR``, else this checkout's tests/."""
+def payload_dir(environ: Mapping[str, str]) -> Path:
+    """Where the payload suites live: ``$VLLM_MATRIX_PAYLOAD_DIR``, else the tests/ of this checkout
+    (an editable install), else ./tests (a regular install run from the repository)."""
     if environ.get(PAYLOAD_ENV):
         return Path(environ[PAYLOAD_ENV]).absolute()
-    return Path(vllm_matrix.__file__).resolve().parents[2] / "tests"
+    checkout = Path(vllm_matrix.__file__).resolve().parents[2] / "tests"
+    if (checkout / PAYLOAD_INI).is_file():
+        return checkout
+    return Path("tests").absolute()
 
 
 def run(ctx: StageContext) -> None:
