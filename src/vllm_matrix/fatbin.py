@@ -23,7 +23,8 @@ Public API (used by the runner's verify stage)::
 
     audit_path(path: Path, gpu: str) -> list[ExtensionAudit]
         path: one file (.so, .o, .cubin, .fatbin), a directory (every such file
-        under it) or a venv (its site-packages/vllm). gpu: "sm_120", "12.0", ...
+        under it) or a venv (its site-packages/vllm, or the source tree of an
+        editable install). gpu: "sm_120", "12.0", ...
         Raises InputError if the path does not exist or the GPU is not understood.
     ExtensionAudit(path, sass, ptx, verdict, reason).to_dict()
         sass: ("sm_80", "sm_90a"); ptx: ("compute_80",); verdict: one of
@@ -33,8 +34,11 @@ Public API (used by the runner's verify stage)::
 
 from __future__ import annotations
 
+import json
 import mmap
 import struct
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,8 +228,28 @@ def search_root(path: Path) -> Path:
 
 
 def vllm_package(venv: Path) -> Path:
-    """``<venv>/lib*/python3.*/site-packages/vllm`` (or ``Lib/site-packages/vllm``)."""
-    found = sorted(venv.glob("lib*/python*/site-packages/vllm")) + sorted(venv.glob("Lib/site-packages/vllm"))
-    if not found:
-        raise InputError(f"{venv}: a venv without vllm installed (no site-packages/vllm)")
-    return found[0]
+    """The vllm package of a venv: ``site-packages/vllm``, or the source tree of an editable install.
+
+    An editable install (``pip/uv install -e``, as the runner builds vLLM) leaves no
+    ``site-packages/vllm``; its ``vllm-*.dist-info/direct_url.json`` names the tree.
+    """
+    for site in sorted(venv.glob("lib*/python*/site-packages")) + sorted(venv.glob("Lib/site-packages")):
+        if (site / "vllm").is_dir():
+            return site / "vllm"
+        for info in sorted(site.glob("vllm-*.dist-info/direct_url.json")):
+            tree = _editable_tree(info)
+            if tree is not None and (tree / "vllm").is_dir():
+                return tree / "vllm"
+    raise InputError(f"{venv}: a venv without vllm installed (no site-packages/vllm, no editable vllm)")
+
+
+def _editable_tree(direct_url: Path) -> Path | None:
+    """The source directory of an editable install, from PEP 610's direct_url.json."""
+    try:
+        data = json.loads(direct_url.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    url = data.get("url", "") if isinstance(data, dict) else ""
+    if not url.startswith("file://") or not data.get("dir_info", {}).get("editable"):
+        return None
+    return Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))

@@ -7,6 +7,7 @@ make_fixtures.sh; each mirrors a case of vLLM's wheels.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -238,3 +239,17 @@ def test_zero_padding_between_containers_is_skipped_and_garbage_is_not() -> None
     assert [e.arch.sass() for e in fatbin.parse_entries(padded)] == ["sm_86", "sm_86"] * 2
     with pytest.raises(fatbin.BadFatbin, match="no fatbin magic"):
         fatbin.parse_entries(data + b"junk" + data)
+
+
+def test_a_venv_with_an_editable_vllm_means_its_source_tree(tmp_path: Path) -> None:
+    tree = tmp_path / "src" / "vllm checkout"
+    (tree / "vllm").mkdir(parents=True)
+    shutil.copy(FIXTURES / "fa2_like.so", tree / "vllm" / "_C.abi3.so")
+    venv = tmp_path / "venv"
+    info = venv / "lib" / "python3.12" / "site-packages" / "vllm-0.11.0.dev0+g1a2b3c4.cu128.dist-info"
+    info.mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (info / "direct_url.json").write_text(json.dumps({"url": tree.as_uri(), "dir_info": {"editable": True}}))
+    assert [(r.path, r.verdict) for r in fatbin.audit_path(venv, "sm_120")] == [
+        (tree / "vllm" / "_C.abi3.so", audit.PTX_JIT)
+    ]
