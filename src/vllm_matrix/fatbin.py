@@ -34,18 +34,14 @@ Public API (used by the runner's verify stage)::
 
 from __future__ import annotations
 
-import json
 import mmap
 import struct
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vllm_matrix import audit, elf
-from vllm_matrix.errors import InputError
+from vllm_matrix import audit, elf, installed
 
 MAGIC = 0xBA55ED50
 _MAGIC_BYTES = MAGIC.to_bytes(4, "little")
@@ -210,46 +206,4 @@ def audit_file(path: Path, gpu: audit.Arch) -> ExtensionAudit:
 def audit_path(path: Path, gpu: str) -> list[ExtensionAudit]:
     """Audit a file, every compiled file under a directory, or the vllm package of a venv."""
     target = audit.parse_gpu(gpu)
-    return [audit_file(f, target) for f in extension_files(path)]
-
-
-def extension_files(path: Path) -> list[Path]:
-    """The files to audit under ``path``, sorted; a venv means its site-packages/vllm."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file or directory")
-    if path.is_file():
-        return [path]
-    return sorted(p for p in search_root(path).rglob("*") if p.suffix in SUFFIXES and p.is_file())
-
-
-def search_root(path: Path) -> Path:
-    """Where to look for compiled files: a venv's vllm package, else ``path`` itself."""
-    return vllm_package(path) if (path / "pyvenv.cfg").is_file() else path
-
-
-def vllm_package(venv: Path) -> Path:
-    """The vllm package of a venv: ``site-packages/vllm``, or the source tree of an editable install.
-
-    An editable install (``pip/uv install -e``, as the runner builds vLLM) leaves no
-    ``site-packages/vllm``; its ``vllm-*.dist-info/direct_url.json`` names the tree.
-    """
-    for site in sorted(venv.glob("lib*/python*/site-packages")) + sorted(venv.glob("Lib/site-packages")):
-        if (site / "vllm").is_dir():
-            return site / "vllm"
-        for info in sorted(site.glob("vllm-*.dist-info/direct_url.json")):
-            tree = _editable_tree(info)
-            if tree is not None and (tree / "vllm").is_dir():
-                return tree / "vllm"
-    raise InputError(f"{venv}: a venv without vllm installed (no site-packages/vllm, no editable vllm)")
-
-
-def _editable_tree(direct_url: Path) -> Path | None:
-    """The source directory of an editable install, from PEP 610's direct_url.json."""
-    try:
-        data = json.loads(direct_url.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    url = data.get("url", "") if isinstance(data, dict) else ""
-    if not url.startswith("file://") or not data.get("dir_info", {}).get("editable"):
-        return None
-    return Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+    return [audit_file(f, target) for f in installed.extension_files(path, SUFFIXES)]

@@ -120,12 +120,6 @@ def test_a_damaged_fatbin_is_reported_not_crashed_on(tmp_path: Path) -> None:
     assert "damaged fatbin" in result.reason
 
 
-def test_a_directory_is_walked_for_compiled_files() -> None:
-    names = [p.name for p in fatbin.extension_files(FIXTURES)]
-    assert names == sorted([*EXPECTED, "cpu_only.so"], key=lambda n: str(FIXTURES / n))
-    assert "kernels.cu" not in names
-
-
 def test_a_venv_means_its_vllm_package(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     pkg = venv / "lib" / "python3.11" / "site-packages" / "vllm" / "vllm_flash_attn"

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from vllm_matrix import audit, fatbin
+from vllm_matrix import audit, fatbin, installed
 from vllm_matrix.errors import EXIT_OK
 
 
@@ -57,6 +57,6 @@ def _rel(path: Path, root: Path) -> str:
     if root.is_file():
         return path.name
     try:
-        return str(path.relative_to(fatbin.search_root(root)))
+        return str(path.relative_to(installed.search_root(root)))
     except ValueError:
         return str(path)
