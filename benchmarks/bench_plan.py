@@ -1,6 +1,6 @@
 """Time to expand and list a 10,000-cell matrix (printed, never asserted).
 
-    python3 benchmarks/bench_plan.py
+python3 benchmarks/bench_plan.py
 """
 
 from __future__ import annotations
@@ -53,11 +53,15 @@ def main() -> None:
         start = time.perf_counter()
         out = subprocess.run(
             [sys.executable, "-m", "vllm_matrix", "--matrix", str(path), "plan", "--format", "json"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         wall = time.perf_counter() - start
-        print(f"`vllm-matrix plan --format json` wall time (process start included): {wall:.2f} s, "
-              f"{len(out.stdout) / 1e6:.1f} MB of JSON")
+        print(
+            f"`vllm-matrix plan --format json` wall time (process start included): {wall:.2f} s, "
+            f"{len(out.stdout) / 1e6:.1f} MB of JSON"
+        )
 
 
 if __name__ == "__main__":
