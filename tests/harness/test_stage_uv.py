@@ -11,26 +11,25 @@ from vllm_matrix.stages import uv
 
 def test_local_release_index_is_find_links_and_pypi_the_default_index(tmp_path: Path) -> None:
     ctx = context(tmp_path, {}, {"VLLM_MATRIX_INDEX_RELEASE": str(tmp_path / "wheels")})
-    assert uv.index_args(ctx) == [
-        "--find-links",
-        str(tmp_path / "wheels"),
-        "--default-index",
-        "https://pypi.org/simple",
-    ]
+    wheels, best = str(tmp_path / "wheels"), ["--index-strategy", "unsafe-best-match"]
+    assert uv.index_args(ctx) == ["--find-links", wheels, *best, "--default-index", "https://pypi.org/simple"]
 
 
 def test_url_index_has_priority_over_pypi(tmp_path: Path) -> None:
     ctx = context(tmp_path, {"torch": "nightly:latest", "cuda": "cu130", "gpu": "sm_120"},
                   {"VLLM_MATRIX_INDEX_PYPI": "http://127.0.0.1:9/simple"})  # fmt: skip
     assert uv.index_args(ctx) == [
-        "--index", "https://download.pytorch.org/whl/nightly/cu130", "--default-index", "http://127.0.0.1:9/simple",
+        "--index", "https://download.pytorch.org/whl/nightly/cu130", "--index-strategy", "unsafe-best-match",
+        "--default-index", "http://127.0.0.1:9/simple",
     ]  # fmt: skip
     assert uv.index_args(ctx, with_torch_index=False) == ["--default-index", "http://127.0.0.1:9/simple"]
 
 
 def test_offline_pypi_mirror_directory_means_no_index(tmp_path: Path) -> None:
     ctx = context(tmp_path, {}, {"VLLM_MATRIX_INDEX_RELEASE": "/w", "VLLM_MATRIX_INDEX_PYPI": "/p"})
-    assert uv.index_args(ctx) == ["--find-links", "/w", "--find-links", "/p", "--no-index"]
+    assert uv.index_args(ctx) == [
+        "--find-links", "/w", "--index-strategy", "unsafe-best-match", "--find-links", "/p", "--no-index",
+    ]  # fmt: skip
 
 
 def test_overrides_keep_pypi_vision_audio_codec_out() -> None:

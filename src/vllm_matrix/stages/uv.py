@@ -79,11 +79,14 @@ def torch_index(config: MatrixConfig, torch_kind: str, cuda: str, environ: Mappi
 
 
 def index_args(ctx: StageContext, *, with_torch_index: bool = True) -> list[str]:
-    """uv options: the cell's torch index first (priority), PyPI as the default index."""
+    """uv options: the cell's torch index, PyPI as the default index, best match across both."""
     args: list[str] = []
     if with_torch_index:
         location = torch_index(ctx.config, ctx.cell.torch_spec.kind, ctx.cell.cuda, ctx.env)
         args += ["--find-links", location] if is_local(location) else ["--index", location]
+        # The torch index mirrors only some versions of common packages (numpy, jinja2, ...):
+        # let uv pick the best match across indexes; exact torch pins still only match the torch index.
+        args += ["--index-strategy", "unsafe-best-match"]
     pypi = ctx.config.index("pypi").effective(ctx.env)
     args += ["--find-links", pypi, "--no-index"] if is_local(pypi) else ["--default-index", pypi]
     return args
