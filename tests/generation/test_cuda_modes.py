@@ -24,16 +24,6 @@ GROUP = pytest.mark.xdist_group("engine")
 STEPS = 16
 
 
-def _fa_probe(model: Any) -> list[tuple[str, int | None]]:
-    """Runs inside the workers: each attention layer's backend and FA version."""
-    found = set()
-    for module in model.modules():
-        impl = getattr(module, "impl", None)
-        if impl is not None:
-            found.add((type(impl).__name__, getattr(impl, "vllm_flash_attn_version", None)))
-    return sorted(found, key=str)
-
-
 def _expected_fa_version() -> int:
     if ENV.fa_version is not None:
         return ENV.fa_version
@@ -50,8 +40,18 @@ def test_fa_version_in_use(engine_run: EngineRun, record_property: Callable[[str
     """The attention layers really run the cell's FA version (asked of the workers, not assumed)."""
     llm = engine_run.require()
     record_property("fa_version_mechanism", engine_run.mechanism)
+
+    def probe(model: Any) -> list[tuple[str, int | None]]:
+        """Runs inside the workers (nested, so cloudpickle ships it by value)."""
+        found = set()
+        for module in model.modules():
+            impl = getattr(module, "impl", None)
+            if impl is not None:
+                found.add((type(impl).__name__, getattr(impl, "vllm_flash_attn_version", None)))
+        return sorted(found, key=str)
+
     try:
-        per_worker = llm.apply_model(_fa_probe)
+        per_worker = llm.apply_model(probe)
     except Exception as exc:
         engine_run.fail(exc)
     found = {item for worker in per_worker for item in worker}
