@@ -130,6 +130,7 @@ class CellRun:
             venv=runner.work.venvs / cell.build_group,
             env=uv.base_env(runner.work.uv_cache, runner.environ),
             hardware=runner.hardware,
+            run_name=runner.store.name,
         )
         self.records: list[StageRecord] = []
         self.result = CellResult(id=cell.id, run=runner.store.name, outcome="pass", cell=cell.to_dict(),

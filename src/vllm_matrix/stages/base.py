@@ -80,6 +80,7 @@ class StageContext:
     env: dict[str, str]
     record: dict[str, Any] = field(default_factory=dict)
     hardware: Hardware = field(default_factory=Hardware)
+    run_name: str = ""  # the run this cell belongs to (reports/<run>/)
 
     @property
     def python(self) -> Path:

@@ -123,7 +123,7 @@ def vllm_identity(ctx: StageContext) -> str:
     if vllm.get("commit") and not vllm.get("dirty"):
         return f"path:{vllm['path']}@{vllm['commit']}"
     # An unversioned or dirty checkout: share the build within this run only.
-    return f"path:{vllm['path']}@run:{ctx.cell_dir.parent.parent.name}"
+    return f"path:{vllm['path']}@run:{ctx.run_name or ctx.cell_dir.parent.parent.name}"
 
 
 def resolved_build_key(ctx: StageContext) -> str:

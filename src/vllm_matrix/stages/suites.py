@@ -167,7 +167,7 @@ def record_counts(ctx: StageContext, junit_xml: Path, suites: list[str]) -> dict
 def _partial_result(ctx: StageContext) -> CellResult:
     """Enough of the cell's result for its JUnit properties, before the cell has ended."""
     return CellResult(
-        id=ctx.cell.id, run=ctx.cell_dir.parent.parent.name, outcome="running", cell=ctx.cell.to_dict(),
+        id=ctx.cell.id, run=ctx.run_name, outcome="running", cell=ctx.cell.to_dict(),
         experimental=ctx.cell.experimental, facts=dict(ctx.record),
     )  # fmt: skip
 
