@@ -55,9 +55,7 @@ def resolve_torch(ctx: StageContext) -> dict[str, Any]:
     if uv.is_local(base):
         raise StageFailed(STAGE, f"the nightly index must be a URL, got the directory {base}")
     try:
-        resolved = nightly.resolve_torch(
-            spec, ctx.cell.cuda, ctx.cell.python.rstrip("t"), base, client=_client(ctx)
-        )
+        resolved = nightly.resolve_torch(spec, ctx.cell.cuda, ctx.cell.python, base, client=_client(ctx))
     except (nightly.NightlyMissing, nightly.NightlySpecError) as exc:
         raise StageSkipped(STAGE, str(exc)) from None
     except nightly.IndexUnavailable as exc:
