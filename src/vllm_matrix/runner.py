@@ -173,6 +173,7 @@ class CellRun:
     def _run_stage(self, name: str) -> None:
         self.current = name
         fn = self.runner.stage_fn(name, self.cell)
+        self.runner.progress(f"  {self.cell.id}: {name} (log: {self.ctx.log_path(name)})")
         started = time.monotonic()
         try:
             fn(self.ctx)
