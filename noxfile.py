@@ -10,6 +10,7 @@ is imported, so a broken matrix file is one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -30,6 +31,8 @@ nox.options.reuse_venv = "yes"
 
 MATRIX_FILE = matrix_config.matrix_path().resolve()
 RELEASE_ENV = matrix_config.Index("release", "").env_var
+# Every cell session of one `nox` invocation writes into one run (reports/<run>/).
+RUN_NAME = os.environ.get("VLLM_MATRIX_RUN") or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _load_cells() -> list[matrix_expand.Cell]:
@@ -58,7 +61,7 @@ def _pip_find_links() -> str | None:
     return out if out and Path(out).is_dir() else None
 
 
-def _run_env(session: nox.Session) -> dict[str, str]:
+def _run_env(session: nox.Session, *, run: bool = False) -> dict[str, str]:
     """Environment for the harness: the matrix file, and where release torch wheels come from.
 
     A machine whose pip is configured with a find-links directory (an offline or
@@ -66,6 +69,8 @@ def _run_env(session: nox.Session) -> dict[str, str]:
     says otherwise: uv, unlike pip, does not read pip's configuration.
     """
     env = {"VLLM_MATRIX_FILE": str(MATRIX_FILE)}
+    if run:
+        env["VLLM_MATRIX_RUN"] = RUN_NAME
     if not os.environ.get(RELEASE_ENV):
         find_links = _pip_find_links()
         if find_links:
@@ -98,18 +103,14 @@ def plan(session: nox.Session) -> None:
 def cell(session: nox.Session, cell_id: str) -> None:
     """Run one cell end to end: resolve, venv, torch, source, prepare, build, verify, suites."""
     _install_harness(session)
-    session.run("vllm-matrix", "run", cell_id, *session.posargs, env=_run_env(session))
+    session.run("vllm-matrix", "run", cell_id, *session.posargs, env=_run_env(session, run=True))
 
 
 @nox.session
 def matrix(session: nox.Session) -> None:
-    """Run every cell that applies to this machine, then print the report."""
+    """Run every cell that applies to this machine; the summary table comes last."""
     _install_harness(session)
-    env = _run_env(session)
-    try:
-        session.run("vllm-matrix", "run", "--all", *session.posargs, env=env)
-    finally:
-        session.run("vllm-matrix", "report", env=env, success_codes=[0, 1, 2])
+    session.run("vllm-matrix", "run", "--all", *session.posargs, env=_run_env(session, run=True))
 
 
 @nox.session
