@@ -8,6 +8,7 @@ files against the cell's GPU (H2's ``fatbin.audit_path``).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -68,5 +69,7 @@ def arch_audit(ctx: StageContext, vllm_dir: str | None) -> dict[str, Any]:
     except MatrixError as exc:
         return {"skipped": f"arch audit failed: {exc}", "extensions": []}
     entries = [a.to_dict() for a in audits]
-    runnable = not any(e.get("verdict") == "not-runnable" for e in entries)
-    return {"gpu": ctx.cell.gpu, "runnable": runnable, "extensions": entries}
+    # Recorded, not judged: FA3 (sm_90a only) is not runnable on Blackwell by design.
+    verdicts = dict(Counter(str(e.get("verdict")) for e in entries))
+    not_runnable = [str(e.get("path")) for e in entries if e.get("verdict") == "not-runnable"]
+    return {"gpu": ctx.cell.gpu, "verdicts": verdicts, "not_runnable": not_runnable, "extensions": entries}
