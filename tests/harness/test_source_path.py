@@ -200,6 +200,8 @@ def test_missing_git_ref_fails_at_resolve_naming_it(world: Setup) -> None:
     assert str(world.fake.path) in (result.message or "")
     log = (world.store.cell_dir("missing_ref") / "logs" / "resolve.log").read_text()
     assert "unknown revision" in log
+    if classifier_present():
+        assert result.klass == "GIT_REF_MISSING"
 
 
 def test_path_source_builds_a_copy_and_leaves_the_checkout_alone(world: Setup) -> None:
