@@ -11,6 +11,7 @@ import contextlib
 import os
 import tempfile
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,5 +90,6 @@ def cold_then_warm(env: PayloadEnv, model: Path) -> EngineRun:
             else:
                 run.llm = llm
     except Exception as exc:  # the engine's failure is the finding; tests report it
-        run.error = f"{type(exc).__name__}: {exc}"
+        frames = traceback.format_exc().strip().splitlines()
+        run.error = f"{type(exc).__name__}: {exc}\n" + "\n".join(frames[-12:])
     return run

@@ -27,6 +27,8 @@ _EXTENSIONS = {
         "vllm._C",
         "vllm._moe_C_stable_libtorch",
         "vllm._moe_C",
+        "vllm.vllm_flash_attn._vllm_fa2_C",
+        "vllm.vllm_flash_attn._vllm_fa3_C",
     ),
 }
 
