@@ -19,7 +19,9 @@ from payload_common.plugin import current
 from payload_common.tiny_model import PROMPTS
 
 ENV = current()
-CUDA = pytest.mark.skipif(ENV.device != "cuda", reason=f"CUDA graphs, torch.compile and FA are CUDA-only; device is {ENV.device}")
+CUDA = pytest.mark.skipif(
+    ENV.device != "cuda", reason=f"CUDA graphs, torch.compile and FA are CUDA-only; device is {ENV.device}"
+)
 GROUP = pytest.mark.xdist_group("engine")
 STEPS = 16
 
@@ -59,7 +61,9 @@ def test_fa_version_in_use(engine_run: EngineRun, record_property: Callable[[str
     versions = {v for _, v in found if v is not None}
     record_property("fa_version_in_use", ",".join(map(str, sorted(versions))) or "none")
     expected = _expected_fa_version()
-    assert versions == {expected}, f"FA version in use {sorted(versions)} (impls {found}), expected {expected}"
+    assert versions == {expected}, (
+        f"FA version in use {sorted(versions)} (impls {found}), expected {expected}"
+    )
 
 
 def _greedy_with(engine_run: EngineRun, tiny_model: Path, **overrides: Any) -> tuple[Generation, float]:

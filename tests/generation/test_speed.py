@@ -50,7 +50,9 @@ def test_real_model_figures(record_property: Callable[[str, object], None]) -> N
     llm = run.require()
     try:
         cold, warm = run.starts
-        _record(record_property, {"engine_start_cold_s": round(cold, 2), "engine_start_warm_s": round(warm, 2)})
+        _record(
+            record_property, {"engine_start_cold_s": round(cold, 2), "engine_start_warm_s": round(warm, 2)}
+        )
         vocab = llm.llm_engine.vllm_config.model_config.get_vocab_size()
         _record(record_property, figures.speed(llm, vocab=vocab, prompt_len=512, batch=16, decode_tokens=128))
         _record(record_property, figures.memory(llm, ENV.device))

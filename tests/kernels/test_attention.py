@@ -167,7 +167,9 @@ def test_cpu_attention(dtype: torch.dtype, b: dict) -> None:
     )  # fmt: skip
     scale = b["head_size"] ** -0.5
     out = poison(torch.empty_like(q))
-    attend(q, kc, vc, out, cu_q, seq_lens, scale, True, None, -1, table, 0.0, sched, None, None, 1.0, 1.0, "auto")
+    attend(
+        q, kc, vc, out, cu_q, seq_lens, scale, True, None, -1, table, 0.0, sched, None, None, 1.0, 1.0, "auto"
+    )
     kf, vf = _flash_caches(b, k, v, _slots(b, table), blocks)
     expected = paged_attention_ref(q, kf, vf, b["query_lens"], b["kv_lens"], table, scale)
     assert_close(out, expected, "attention", f"CPU attention isa={isa} {b}")

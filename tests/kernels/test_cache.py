@@ -73,7 +73,7 @@ def test_reshape_and_cache_flash(
 def test_reshape_and_cache(
     dtype: torch.dtype, tokens: int, kv_heads: int, head_size: int, block_size: int, gen: int
 ) -> None:
-    """Paged layout: key [blocks, kv_heads, head_size/x, block_size, x], value [blocks, kv_heads, head_size, block_size]."""
+    """Paged layout: key [blocks, kv_heads, head/x, block, x], value [blocks, kv_heads, head, block]."""
     op = ops.require("_C_cache_ops::reshape_and_cache", ENV.device)
     key, value, slots = _inputs(dtype, tokens, kv_heads, head_size, block_size, gen)
     x = 16 // key.element_size()

@@ -28,7 +28,9 @@ SHAPES = {
 }
 
 
-def _moe_ref(x: torch.Tensor, w13: torch.Tensor, w2: torch.Tensor, weights: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+def _moe_ref(
+    x: torch.Tensor, w13: torch.Tensor, w2: torch.Tensor, weights: torch.Tensor, ids: torch.Tensor
+) -> torch.Tensor:
     """sum_k weight_k * (silu(x W1_e^T) * (x W3_e^T)) W2_e^T, in float32."""
     x, w13, w2 = x.float().cpu(), w13.float().cpu(), w2.float().cpu()
     weights, ids = weights.float().cpu(), ids.long().cpu()
@@ -42,15 +44,15 @@ def _moe_ref(x: torch.Tensor, w13: torch.Tensor, w2: torch.Tensor, weights: torc
     return out
 
 
-def _routing(tokens: int, experts: int, topk: int, gen: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _routing(
+    tokens: int, experts: int, topk: int, gen: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     logits = randn((tokens, experts), torch.float32, "cpu", gen + 5)
     weights, ids = logits.softmax(dim=-1).topk(topk, dim=-1)
     return logits, weights, ids.to(torch.int32)
 
 
 def _weights(dtype: torch.dtype, hidden: int, inter: int, experts: int, gen: int) -> tuple[torch.Tensor, ...]:
-    x = randn((1,), dtype, "cpu", gen)  # unused: keeps the seed stream explicit
-    del x
     w13 = randn((experts, 2 * inter, hidden), dtype, ENV.device, gen + 1, scale=0.1)
     w2 = randn((experts, hidden, inter), dtype, ENV.device, gen + 2, scale=0.1)
     return w13, w2
@@ -60,7 +62,9 @@ def _weights(dtype: torch.dtype, hidden: int, inter: int, experts: int, gen: int
 @DTYPES
 @cases()
 @given(**SHAPES)
-def test_fused_moe(dtype: torch.dtype, tokens: int, hidden: int, inter: int, experts: int, topk: int, gen: int) -> None:
+def test_fused_moe(
+    dtype: torch.dtype, tokens: int, hidden: int, inter: int, experts: int, topk: int, gen: int
+) -> None:
     """The fused MoE layer's output for random routing equals the per-expert loop."""
     x = randn((tokens, hidden), dtype, ENV.device, gen, scale=0.1)  # vLLM's test_moe scales by 1/10
     w13, w2 = _weights(dtype, hidden, inter, experts, gen)
@@ -96,7 +100,9 @@ def _cuda_fused_moe(x, w13, w2, logits, weights, ids, what: str) -> torch.Tensor
     token_idx = torch.empty((tokens, topk), dtype=torch.int32, device=ENV.device)
     topk_softmax(got_w, got_ids, token_idx, logits.to(ENV.device), False, None)
     sync(ENV.device)
-    assert torch.equal(got_ids.cpu().sort(-1).values, ids.sort(-1).values), f"{what}: topk_softmax picked other experts"
+    assert torch.equal(got_ids.cpu().sort(-1).values, ids.sort(-1).values), (
+        f"{what}: topk_softmax picked other experts"
+    )
     assert_close(got_w.sort(-1).values, weights.sort(-1).values, None, f"{what} topk_softmax weights")
     out = fused_experts(
         hidden_states=x, w1=w13, w2=w2, topk_weights=weights.to(ENV.device), topk_ids=ids.to(ENV.device)

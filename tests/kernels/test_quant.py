@@ -110,7 +110,9 @@ def test_scaled_fp8_quant(mode: str, dtype: torch.dtype, tokens: int, hidden: in
     scale = scale_holder[0]
     if mode != "static":
         dims = -1 if mode == "per_token" else None
-        absmax = x.float().abs().amax(dim=dims, keepdim=mode == "per_token") if dims else x.float().abs().max()
+        absmax = (
+            x.float().abs().amax(dim=dims, keepdim=mode == "per_token") if dims else x.float().abs().max()
+        )
         expected_scale = (absmax / _fp8_max()).reshape(scale.shape)
         assert_close(scale, expected_scale, None, f"{qualname} scale {tokens}x{hidden}")
     expected = (x.float() / scale.float()).clamp(-_fp8_max(), _fp8_max())

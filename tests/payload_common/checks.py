@@ -19,7 +19,6 @@ import torch
 _TABLE = Path(__file__).with_name("tolerances.toml")
 
 
-
 @dataclass(frozen=True)
 class Tolerance:
     """An atol/rtol pair and where it comes from."""
@@ -60,7 +59,9 @@ def assert_close(actual: torch.Tensor, expected: torch.Tensor, family: str | Non
     __tracebackhide__ = True
     assert not torch.isnan(expected.float()).any(), f"{what}: the reference holds NaN (bad test inputs)"
     nan = torch.isnan(actual.float())
-    assert not nan.any(), f"{what}: {int(nan.sum())} of {actual.numel()} output elements are NaN or never written"
+    assert not nan.any(), (
+        f"{what}: {int(nan.sum())} of {actual.numel()} output elements are NaN or never written"
+    )
     tol = tolerance(family, actual.dtype if actual.is_floating_point() else expected.dtype)
     torch.testing.assert_close(
         actual.float().cpu(),

@@ -37,16 +37,15 @@ def fa_mechanism() -> str:
     ``env``: the run-time variable VLLM_FLASH_ATTN_VERSION (older refs).
     """
     try:
-        from vllm.config.attention import AttentionConfig
+        from vllm.config import attention
     except ImportError:
-        AttentionConfig = None  # noqa: N806
-    if AttentionConfig is not None:
-        fields = {f.name for f in dataclasses.fields(AttentionConfig)} if dataclasses.is_dataclass(
-            AttentionConfig
-        ) else set(getattr(AttentionConfig, "model_fields", {}))
-        if "flash_attn_version" in fields:
-            return "attention_config"
-    return "env"
+        return "env"
+    config_cls = getattr(attention, "AttentionConfig", None)
+    if dataclasses.is_dataclass(config_cls):
+        fields = {f.name for f in dataclasses.fields(config_cls)}
+    else:
+        fields = set(getattr(config_cls, "model_fields", {}))
+    return "attention_config" if "flash_attn_version" in fields else "env"
 
 
 def engine_kwargs(env: PayloadEnv, **overrides: Any) -> tuple[dict[str, Any], str]:

@@ -45,7 +45,7 @@ class EngineRun:
     def evidence(self) -> str:
         """Evidence lines from the engine processes' output so far."""
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return engine.evidence(text)
+        return str(engine.evidence(text))
 
     def fail(self, exc: BaseException) -> None:
         """Fail the current test over an engine error, with its evidence."""

@@ -65,7 +65,9 @@ def memory(llm: Any, device: str) -> dict[str, float | str]:
     hf = model.hf_config
     head_dim = getattr(hf, "head_dim", None) or hf.hidden_size // hf.num_attention_heads
     kv_heads = getattr(hf, "num_key_value_heads", None) or hf.num_attention_heads
-    per_token = 2 * hf.num_hidden_layers * kv_heads * head_dim * torch.empty((), dtype=model.dtype).element_size()
+    per_token = (
+        2 * hf.num_hidden_layers * kv_heads * head_dim * torch.empty((), dtype=model.dtype).element_size()
+    )
     figures["kv_cache_tokens"] = tokens
     figures["kv_cache_gib"] = round(tokens * per_token / 2**30, 3)
     return figures

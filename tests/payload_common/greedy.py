@@ -31,7 +31,8 @@ def hf_greedy(model: Path, ids: list[list[int]], steps: int, dtype: str) -> Gene
     """Greedy decoding with transformers on the CPU, full forward each step (no cache tricks)."""
     from transformers import AutoModelForCausalLM
 
-    hf = AutoModelForCausalLM.from_pretrained(str(model), dtype=getattr(torch, dtype)).eval()
+    hf = AutoModelForCausalLM.from_pretrained(str(model), dtype=getattr(torch, dtype))
+    hf.eval()  # type: ignore[no-untyped-call]
     tokens, tops = [], []
     with torch.no_grad():
         for prompt in ids:
@@ -72,5 +73,7 @@ def mismatches(a: Generation, b: Generation, exact: bool) -> list[str]:
         if exact:
             problems.append(f"prompt {i}: step {step}: {ta[step]} != {tb[step]} ({ta} vs {tb})")
         elif ta[step] not in b.top[i][step] or tb[step] not in a.top[i][step]:
-            problems.append(f"prompt {i}: step {step}: {ta[step]} vs {tb[step]} not in each other's top-{TOP_N}")
+            problems.append(
+                f"prompt {i}: step {step}: {ta[step]} vs {tb[step]} not in each other's top-{TOP_N}"
+            )
     return problems

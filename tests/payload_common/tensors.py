@@ -17,7 +17,9 @@ def dtype_id(dtype: torch.dtype) -> str:
     return {torch.float16: "fp16", torch.bfloat16: "bf16", torch.float32: "fp32"}.get(dtype, str(dtype))
 
 
-def randn(shape: tuple[int, ...], dtype: torch.dtype, device: str, gen_seed: int, scale: float = 1.0) -> torch.Tensor:
+def randn(
+    shape: tuple[int, ...], dtype: torch.dtype, device: str, gen_seed: int, scale: float = 1.0
+) -> torch.Tensor:
     """Normal samples drawn on the CPU from ``gen_seed`` (same numbers on every device)."""
     gen = torch.Generator().manual_seed(gen_seed)
     return (torch.randn(shape, generator=gen, dtype=torch.float32) * scale).to(dtype=dtype, device=device)
