@@ -16,13 +16,14 @@ from typing import Any
 
 from payload_common.env import PayloadEnv
 
-# Lines in an engine's output that name why it died, for the failure message.
-_EVIDENCE = re.compile(
-    r"died unexpectedly|exit code|SIGILL|Illegal instruction|Segmentation fault|SIGSEGV|"
-    r"Engine core initialization failed|no kernel image|undefined symbol|out of memory|"
-    r"Cannot use FA version|FA\d is only supported|Error",
+# Lines in an engine's output that name why it died: decisive ones first
+# (all of them), then the last few generic error lines.
+_DECISIVE = re.compile(
+    r"died unexpectedly|Fatal Python error|SIGILL|Illegal instruction|Segmentation fault|SIGSEGV|"
+    r"no kernel image|undefined symbol|out of memory|Cannot use FA version|FA\d is only supported",
     re.IGNORECASE,
 )
+_GENERIC = re.compile(r"Error|exit code|failed", re.IGNORECASE)
 
 
 def multiprocess(env: PayloadEnv) -> bool:
@@ -73,6 +74,9 @@ def build(model: Path, env: PayloadEnv, **overrides: Any) -> tuple[Any, str]:
     os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1" if multiprocess(env) else "0"
     # apply_model ships a probe function to the workers (FA version check).
     os.environ.setdefault("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")
+    # A worker killed by a signal then names it in its own output ("Fatal Python
+    # error: Illegal instruction"); vLLM's monitor may only log "exit code: None".
+    os.environ.setdefault("PYTHONFAULTHANDLER", "1")
     from vllm import LLM
 
     kwargs, mechanism = engine_kwargs(env, **overrides)
@@ -99,6 +103,8 @@ def shutdown(llm: Any) -> None:
 
 
 def evidence(text: str, limit: int = 8) -> str:
-    """The lines of an engine's output that say why it failed (last ``limit`` of them)."""
-    lines = [line.strip() for line in text.splitlines() if _EVIDENCE.search(line)]
-    return "\n".join(lines[-limit:])
+    """The lines of an engine's output that say why it failed: decisive lines, then the last errors."""
+    lines = [line.strip() for line in text.splitlines()]
+    decisive = list(dict.fromkeys(line for line in lines if _DECISIVE.search(line)))[:limit]
+    generic = [line for line in lines if _GENERIC.search(line) and line not in decisive][-4:]
+    return "\n".join(decisive + generic)
