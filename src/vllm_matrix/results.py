@@ -127,6 +127,10 @@ class RunStore:
 
     root: Path  # <reports>/<run>
 
+    def __post_init__(self) -> None:
+        # Stages run with the cell dir as their working directory: every path they get is absolute.
+        object.__setattr__(self, "root", Path(os.path.abspath(self.root)))
+
     @property
     def name(self) -> str:
         return self.root.name
@@ -178,9 +182,9 @@ class RunStore:
 
 
 def reports_dir(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path:
-    """``--reports``, else ``$VLLM_MATRIX_REPORTS``, else ./reports."""
+    """``--reports``, else ``$VLLM_MATRIX_REPORTS``, else ./reports (made absolute)."""
     env = os.environ if environ is None else environ
-    return Path(explicit or env.get(REPORTS_ENV) or "reports")
+    return Path(os.path.abspath(explicit or env.get(REPORTS_ENV) or "reports"))
 
 
 def check_run_name(name: str) -> str:

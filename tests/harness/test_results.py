@@ -15,6 +15,7 @@ from vllm_matrix.results import (
     StageRecord,
     check_run_name,
     latest_run,
+    reports_dir,
     write_atomic,
 )
 
@@ -122,3 +123,12 @@ def test_run_names_must_be_directory_names(name: str) -> None:
     with pytest.raises(InputError, match="run name"):
         check_run_name(name)
     assert check_run_name("nightly-2026.11_29") == "nightly-2026.11_29"
+
+
+def test_run_store_paths_are_absolute_for_stages_that_change_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # stages run with the cell dir as cwd: a relative reports dir once sent verify.json astray
+    monkeypatch.chdir(tmp_path)
+    assert reports_dir(None, {}) == tmp_path / "reports"
+    assert RunStore(Path("reports/r1")).cell_dir("c") == tmp_path / "reports" / "r1" / "cells" / "c"
