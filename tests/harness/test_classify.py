@@ -327,3 +327,9 @@ def test_cli_bad_input_is_one_line_and_exit_2(
         cli.main(["classify", "-", "--stage", "compile"])
     assert exc.value.code == 2
     assert "invalid choice: 'compile'" in capsys.readouterr().err
+
+
+def test_fa3_refusal_in_vllm_026_wording() -> None:
+    # vllm 0.26.0 on a non-Hopper GPU (seen on the H200 run's wording, sm_120 would print the same)
+    line = "AssertionError: FA3 is only supported on devices with compute capability 9.x"
+    assert classify.classify_lines(["INFO loading", line], stage="suites").klass == "FA3_UNSUPPORTED"

