@@ -21,9 +21,9 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from vllm_matrix import config as matrix_config  # noqa: E402  (stdlib-only modules)
-from vllm_matrix import expand as matrix_expand  # noqa: E402
 from vllm_matrix.errors import MatrixError  # noqa: E402
+from vllm_matrix.matrix import config as matrix_config  # noqa: E402  (stdlib-only modules)
+from vllm_matrix.matrix import expand as matrix_expand  # noqa: E402
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["plan"]

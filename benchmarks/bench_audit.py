@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vllm_matrix import fatbin
+from vllm_matrix.archaudit import fatbin
 
 ENTRY = struct.Struct("<HHIQIIHHIIIQ")
 CONTAINER = struct.Struct("<IHHQ")

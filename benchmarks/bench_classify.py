@@ -18,7 +18,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from vllm_matrix import classify
+from vllm_matrix.classify import engine as classify
 
 HEAD = """\
   -- The CUDA compiler identification is NVIDIA 12.4.131

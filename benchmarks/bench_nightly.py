@@ -20,9 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
-from vllm_matrix import nightly
-from vllm_matrix.nightly_parse import parse_page
-from vllm_matrix.specs import TorchSpec
+from vllm_matrix.matrix.specs import TorchSpec
+from vllm_matrix.nightly import resolve as nightly
+from vllm_matrix.nightly.pages import parse_page
 
 ANCHORS = 5000
 SPECS = 100

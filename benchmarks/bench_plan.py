@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vllm_matrix import config, expand
+from vllm_matrix.matrix import config, expand
 
 # 10 dates x 5 variants x 4 arch lists x 2 FA x 5 refs x 5 dtypes/eager = 10,000 cells
 MATRIX = """

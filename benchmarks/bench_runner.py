@@ -24,8 +24,8 @@ sys.path.insert(0, str(HARNESS))
 from fakevllm import make_fake_vllm  # noqa: E402
 from torchnightly import WheelUnavailable, cache_root, repacked_wheels, serve_nightlies  # noqa: E402
 
-from vllm_matrix import config, expand  # noqa: E402
 from vllm_matrix.hardware import Hardware  # noqa: E402
+from vllm_matrix.matrix import config, expand  # noqa: E402
 from vllm_matrix.results import CellResult, RunStore  # noqa: E402
 from vllm_matrix.runner import Runner  # noqa: E402
 from vllm_matrix.workdir import Workdir  # noqa: E402

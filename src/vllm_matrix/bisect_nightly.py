@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vllm_matrix import nightly, nightly_git
 from vllm_matrix.bisection import (
     Bisection,
     BisectResult,
@@ -24,9 +23,11 @@ from vllm_matrix.bisection import (
     candidates_between,
     save_state,
 )
-from vllm_matrix.cell import Cell
-from vllm_matrix.config import MatrixConfig
 from vllm_matrix.errors import HarnessError, InputError
+from vllm_matrix.matrix.cell import Cell
+from vllm_matrix.matrix.config import MatrixConfig
+from vllm_matrix.nightly import commits as nightly_git
+from vllm_matrix.nightly import resolve as nightly
 from vllm_matrix.results import CellResult
 from vllm_matrix.runner import Runner
 

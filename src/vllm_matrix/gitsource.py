@@ -27,8 +27,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from vllm_matrix.cell import slug
 from vllm_matrix.errors import HarnessError
+from vllm_matrix.matrix.cell import slug
 from vllm_matrix.proc import run_logged
 from vllm_matrix.stages.base import StageFailed
 

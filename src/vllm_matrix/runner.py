@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from vllm_matrix import __version__
-from vllm_matrix.cell import Cell
-from vllm_matrix.config import MatrixConfig
+from vllm_matrix.classify.engine import classify_file
 from vllm_matrix.errors import EXIT_CELL_FAILED, EXIT_HARNESS, EXIT_OK, MatrixError
 from vllm_matrix.hardware import Hardware
 from vllm_matrix.junit import write_cell_junit
+from vllm_matrix.matrix.cell import Cell
+from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.results import CellResult, RunStore, StageRecord, utc_now, write_json
 from vllm_matrix.stages import uv
 from vllm_matrix.stages.base import Stage, StageContext, StageError, StageFailed, StageSkipped
@@ -311,11 +312,7 @@ def diagnose(log: Path, stage: str, catalogues: Sequence[Path]) -> dict[str, Any
     Never a guess: without ``vllm_matrix.classify`` the class stays empty.
     """
     try:
-        classify = importlib.import_module("vllm_matrix.classify")
-    except ImportError:
-        return None
-    try:
-        diagnosis = classify.classify_file(log, stage=stage, catalogues=tuple(catalogues))
+        diagnosis = classify_file(log, stage=stage, catalogues=tuple(catalogues))
     except MatrixError as exc:  # e.g. a user catalogue that does not parse: say so, do not guess
         return {"class": None, "evidence": [], "hint": f"the classifier failed: {exc}"}
     data: dict[str, Any] = diagnosis.to_dict()

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from vllm_matrix import config, expand
+from vllm_matrix.matrix import config, expand
 from vllm_matrix.stages import uv
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.workdir import Workdir

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from vllm_matrix import audit, cli
-from vllm_matrix.audit import Arch
+from vllm_matrix import cli
+from vllm_matrix.archaudit import rules as audit
+from vllm_matrix.archaudit.rules import Arch
 
 FIXTURES = Path(__file__).parents[1] / "resources" / "fatbin"
 

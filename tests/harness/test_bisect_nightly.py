@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from vllm_matrix import bisect_nightly, cli, config, expand
+from vllm_matrix import bisect_nightly, cli
 from vllm_matrix.errors import InputError
 from vllm_matrix.hardware import Hardware
+from vllm_matrix.matrix import config, expand
 from vllm_matrix.results import RunStore
 from vllm_matrix.runner import Options, Runner
 from vllm_matrix.stages.base import Stage, StageContext

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vllm_matrix import catalogue
+from vllm_matrix.classify import catalogue
 from vllm_matrix.errors import InputError
 
 

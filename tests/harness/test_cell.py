@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vllm_matrix import cell, specs
-from vllm_matrix.cell import Cell
+from vllm_matrix.matrix import cell, specs
+from vllm_matrix.matrix.cell import Cell
 
 
 def make(**kw: object) -> Cell:

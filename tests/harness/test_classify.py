@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from vllm_matrix import catalogue, classify, cli, logtext
-from vllm_matrix.classify import Diagnosis
+from vllm_matrix import cli
+from vllm_matrix.classify import catalogue, logtext
+from vllm_matrix.classify import engine as classify
+from vllm_matrix.classify.engine import Diagnosis
 from vllm_matrix.errors import InputError
 
 LOGS = Path(__file__).parents[1] / "resources" / "logs"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vllm_matrix import config
 from vllm_matrix.errors import InputError
+from vllm_matrix.matrix import config
 
 GOOD = """
 [matrix]

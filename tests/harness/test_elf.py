@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vllm_matrix import elf
+from vllm_matrix.archaudit import elf
 
 FIXTURES = Path(__file__).parents[1] / "resources" / "fatbin"
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vllm_matrix import config, expand
-from vllm_matrix.cell import ID_SAFE
 from vllm_matrix.errors import InputError
+from vllm_matrix.matrix import config, expand
+from vllm_matrix.matrix.cell import ID_SAFE
 
 
 def gh(axes: dict[str, list[Any]], exclude: list[dict[str, Any]] = (), include: list[dict[str, Any]] = ()):  # type: ignore[assignment]

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from vllm_matrix import audit, elf, fatbin
+from vllm_matrix.archaudit import elf, fatbin
+from vllm_matrix.archaudit import rules as audit
 from vllm_matrix.errors import InputError
 
 FIXTURES = Path(__file__).parents[1] / "resources" / "fatbin"

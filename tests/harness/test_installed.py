@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vllm_matrix import fatbin, installed
+from vllm_matrix.archaudit import fatbin, installed
 from vllm_matrix.errors import InputError
 
 FIXTURES = Path(__file__).parents[1] / "resources" / "fatbin"

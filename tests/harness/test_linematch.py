@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vllm_matrix.linematch import Block, compile_matcher
+from vllm_matrix.classify.linematch import Block, compile_matcher
 
 
 @pytest.mark.parametrize(

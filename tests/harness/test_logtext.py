@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vllm_matrix import logtext
+from vllm_matrix.classify import logtext
 
 
 @pytest.mark.parametrize(

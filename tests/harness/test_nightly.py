@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from vllm_matrix import nightly
-from vllm_matrix.nightly import (
+from vllm_matrix.matrix.specs import parse_torch
+from vllm_matrix.nightly import resolve as nightly
+from vllm_matrix.nightly.resolve import (
     IndexMalformed,
     IndexNotFound,
     IndexUnavailable,
@@ -21,7 +22,6 @@ from vllm_matrix.nightly import (
     NightlySpecError,
     resolve_torch,
 )
-from vllm_matrix.specs import parse_torch
 
 if TYPE_CHECKING:
     from indexserver import IndexServer

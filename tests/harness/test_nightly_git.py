@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from indexserver import RESOURCES, serve
 
-from vllm_matrix.nightly_errors import IndexMalformed, IndexNotFound, NightlyMissing, NightlySpecError
-from vllm_matrix.nightly_git import (
+from vllm_matrix.nightly.client import IndexClient
+from vllm_matrix.nightly.commits import (
     compare_url,
     main_sha_from_message,
     message_from_api,
     message_from_checkout,
     nightly_compare_url,
 )
-from vllm_matrix.nightly_http import IndexClient
+from vllm_matrix.nightly.errors import IndexMalformed, IndexNotFound, NightlyMissing, NightlySpecError
 
 MAIN_A = "0123456789abcdef0123456789abcdef01234567"
 MAIN_B = "fedcba9876543210fedcba9876543210fedcba98"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from indexserver import IndexServer, serve
 
-from vllm_matrix.nightly_errors import IndexNotFound, IndexUnavailable, NightlySpecError
-from vllm_matrix.nightly_http import IndexClient
+from vllm_matrix.nightly.client import IndexClient
+from vllm_matrix.nightly.errors import IndexNotFound, IndexUnavailable, NightlySpecError
 
 PAGE = "cu128/torch/"
 

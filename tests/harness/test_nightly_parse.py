@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vllm_matrix.nightly_errors import IndexMalformed
-from vllm_matrix.nightly_parse import (
+from vllm_matrix.nightly.errors import IndexMalformed
+from vllm_matrix.nightly.pages import (
     fits_platform,
     fits_python,
     normalize,

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from vllm_matrix import config, expand
-from vllm_matrix.cell import Cell
 from vllm_matrix.hardware import Hardware
 from vllm_matrix.junit import read_suites
+from vllm_matrix.matrix import config, expand
+from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.results import RunStore
 from vllm_matrix.runner import Options, Runner, exit_code
 from vllm_matrix.stages.base import Stage, StageContext, StageSkipped

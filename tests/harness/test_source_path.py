@@ -37,9 +37,9 @@ from torchnightly import (
 )
 
 from vllm_matrix import gitsource
-from vllm_matrix.cell import Cell
-from vllm_matrix.config import MatrixConfig
 from vllm_matrix.hardware import Hardware
+from vllm_matrix.matrix.cell import Cell
+from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.results import CellResult, RunStore
 from vllm_matrix.runner import Runner
 from vllm_matrix.workdir import Workdir

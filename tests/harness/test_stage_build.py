@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from vllm_matrix.cell import Cell
-from vllm_matrix.config import MatrixConfig
+from vllm_matrix.matrix.cell import Cell
+from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.stages import build, uv
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.workdir import Workdir

@@ -12,8 +12,8 @@ from fakevllm import LEGACY_USE_EXISTING_TORCH, PREFIX_USE_EXISTING_TORCH, FakeV
 from torchnightly import cache_root
 
 from vllm_matrix import gitsource
-from vllm_matrix.cell import Cell
-from vllm_matrix.config import MatrixConfig
+from vllm_matrix.matrix.cell import Cell
+from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.stages import prepare, uv
 from vllm_matrix.stages.base import StageContext, StageFailed
 from vllm_matrix.stages.torch import installed_version

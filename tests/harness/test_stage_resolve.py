@@ -10,7 +10,7 @@ import pytest
 from cellctx import context
 from indexserver import IndexServer, nightly_hosts  # noqa: F401
 
-from vllm_matrix import nightly
+from vllm_matrix.nightly import resolve as nightly
 from vllm_matrix.stages import resolve
 from vllm_matrix.stages.base import StageFailed, StageSkipped
 

@@ -10,9 +10,9 @@ import pytest
 from fakevllm import FakeVllm, make_fake_vllm
 
 from vllm_matrix import gitsource
-from vllm_matrix.cell import Cell
-from vllm_matrix.config import MatrixConfig
 from vllm_matrix.errors import HarnessError
+from vllm_matrix.matrix.cell import Cell
+from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.stages import source
 from vllm_matrix.stages.base import StageContext, StageFailed
 from vllm_matrix.workdir import Workdir

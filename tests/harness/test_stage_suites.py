@@ -70,8 +70,11 @@ def test_missing_payload_is_a_harness_problem_not_a_cell_failure(tmp_path: Path)
         suites.run(ctx)
 
 
-def test_default_payload_is_this_checkouts_tests_dir() -> None:
-    assert suites.payload_dir({}) == Path(__file__).resolve().parents[1]
+def test_default_payload_is_the_installed_packages_own() -> None:
+    found = suites.payload_dir({})
+    assert (found / "pytest-payload.ini").is_file()
+    assert (found / "kernels").is_dir() and (found / "generation").is_dir()
+    assert found.parent == Path(suites.__file__).resolve().parents[1]  # vllm_matrix/payload
 
 
 @pytest.mark.slow

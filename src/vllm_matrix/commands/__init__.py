@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vllm_matrix import config, expand
-from vllm_matrix.cell import Cell
+from vllm_matrix.matrix import config, expand
+from vllm_matrix.matrix.cell import Cell
 
 
 def load_cells(args: argparse.Namespace) -> tuple[config.MatrixConfig, list[Cell]]:

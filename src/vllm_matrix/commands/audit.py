@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from vllm_matrix import audit, fatbin, installed
+from vllm_matrix.archaudit import fatbin, installed
+from vllm_matrix.archaudit import rules as audit
 from vllm_matrix.errors import EXIT_OK
 
 

@@ -22,9 +22,9 @@ from vllm_matrix import bisect_nightly, hardware
 from vllm_matrix.commands import load_cells
 from vllm_matrix.commands.run import _say, _sigterm_as_interrupt
 from vllm_matrix.errors import InputError
+from vllm_matrix.matrix.specs import SpecError, parse_date
 from vllm_matrix.results import RunStore, check_run_name, reports_dir
 from vllm_matrix.runner import Options, Runner
-from vllm_matrix.specs import SpecError, parse_date
 from vllm_matrix.workdir import Workdir
 
 

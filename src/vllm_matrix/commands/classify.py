@@ -15,9 +15,11 @@ import json
 import sys
 from pathlib import Path
 
-from vllm_matrix import catalogue, classify, config
-from vllm_matrix.classify import Diagnosis
+from vllm_matrix.classify import catalogue
+from vllm_matrix.classify import engine as classify
+from vllm_matrix.classify.engine import Diagnosis
 from vllm_matrix.errors import EXIT_OK
+from vllm_matrix.matrix import config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vllm_matrix import config, nightly
 from vllm_matrix.errors import InputError
-from vllm_matrix.fields import check_cuda, check_python
-from vllm_matrix.nightly_errors import EXIT_MALFORMED, EXIT_MISSING, EXIT_UNAVAILABLE
-from vllm_matrix.nightly_http import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, DEFAULT_TTL_S, default_cache_dir
-from vllm_matrix.nightly_listing import Listing
-from vllm_matrix.specs import SpecError, parse_torch
+from vllm_matrix.matrix import config
+from vllm_matrix.matrix.fields import check_cuda, check_python
+from vllm_matrix.matrix.specs import SpecError, parse_torch
+from vllm_matrix.nightly import resolve as nightly
+from vllm_matrix.nightly.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, DEFAULT_TTL_S, default_cache_dir
+from vllm_matrix.nightly.errors import EXIT_MALFORMED, EXIT_MISSING, EXIT_UNAVAILABLE
+from vllm_matrix.nightly.listing import Listing
 
 EPILOG = f"""\
 The index is --index, else the matrix file's [indexes] nightly (when --matrix, $VLLM_MATRIX_FILE

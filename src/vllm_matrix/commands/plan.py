@@ -7,9 +7,10 @@ import json
 import sys
 from collections.abc import Sequence
 
-from vllm_matrix import expand, scaleout
-from vllm_matrix.cell import Cell
 from vllm_matrix.commands import load_cells
+from vllm_matrix.matrix import ci as scaleout
+from vllm_matrix.matrix import expand
+from vllm_matrix.matrix.cell import Cell
 
 FORMATS = ("table", "json", "github", "buildkite", "ids")
 COLUMNS = ("id", "torch", "cuda", "arch", "flash_attn", "vllm", "gpu", "dtype", "experimental")

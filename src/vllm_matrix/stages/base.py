@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vllm_matrix.cell import Cell
-from vllm_matrix.config import MatrixConfig
 from vllm_matrix.hardware import Hardware
+from vllm_matrix.matrix.cell import Cell
+from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.proc import ProcResult, run_logged
 from vllm_matrix.workdir import Workdir
 

@@ -12,8 +12,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from vllm_matrix import cell as cell_mod
-from vllm_matrix import gitsource, nightly
+from vllm_matrix import gitsource
+from vllm_matrix.matrix import cell as cell_mod
+from vllm_matrix.nightly import resolve as nightly
 from vllm_matrix.stages import uv
 from vllm_matrix.stages.base import StageContext, StageFailed, StageSkipped
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from vllm_matrix import gitsource
-from vllm_matrix.cell import slug
 from vllm_matrix.errors import HarnessError
+from vllm_matrix.matrix.cell import slug
 from vllm_matrix.stages.base import StageContext, StageFailed
 
 STAGE = "source"

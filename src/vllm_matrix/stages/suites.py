@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from junitparser import JUnitXmlError
 
-import vllm_matrix
 from vllm_matrix import junit
 from vllm_matrix.results import CellResult
 from vllm_matrix.stages import torch, uv
@@ -32,14 +32,10 @@ NO_TESTS_COLLECTED = 5
 
 
 def payload_dir(environ: Mapping[str, str]) -> Path:
-    """Where the payload suites live: ``$VLLM_MATRIX_PAYLOAD_DIR``, else the tests/ of this checkout
-    (an editable install), else ./tests (a regular install run from the repository)."""
+    """Where the payload suites live: ``$VLLM_MATRIX_PAYLOAD_DIR``, else the package's own ``payload/``."""
     if environ.get(PAYLOAD_ENV):
         return Path(environ[PAYLOAD_ENV]).absolute()
-    checkout = Path(vllm_matrix.__file__).resolve().parents[2] / "tests"
-    if (checkout / PAYLOAD_INI).is_file():
-        return checkout
-    return Path("tests").absolute()
+    return Path(str(resources.files("vllm_matrix") / "payload"))
 
 
 def run(ctx: StageContext) -> None:

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
-from vllm_matrix.config import MatrixConfig
 from vllm_matrix.errors import HarnessError
+from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.proc import ProcResult
 from vllm_matrix.stages.base import StageContext
 

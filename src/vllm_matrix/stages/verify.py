@@ -61,7 +61,7 @@ def arch_audit(ctx: StageContext, vllm_dir: str | None) -> dict[str, Any]:
     if not vllm_dir:
         return {"skipped": "vllm did not import, so its package directory is unknown", "extensions": []}
     try:
-        from vllm_matrix import fatbin
+        from vllm_matrix.archaudit import fatbin
 
         audits = fatbin.audit_path(Path(vllm_dir), ctx.cell.gpu)
     except ImportError as exc:

@@ -1,0 +1,231 @@
+"""The failure catalogue: classes, their stages, regex signatures, priorities and hints.
+
+The built-in catalogue is the package data file ``catalogue.toml`` (its header
+documents the format). Users add files of the same format, named in
+matrix.toml (``[classify] catalogues``) or on the command line; a class of the
+same name as a built-in one adds its patterns and rejects to it and replaces
+the other keys it sets. A malformed file is an ``InputError`` naming the file
+and the class.
+
+Stages are the runner's (``STAGES``); the words of the reference table
+(install, configure, import, kernel, ...) are accepted and mapped onto them
+(``STAGE_WORDS``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from vllm_matrix.errors import InputError
+
+# The runner's stages, in order. verify = import + torch-not-replaced check + arch audit;
+# suites = kernel checks and generation.
+STAGES = ("resolve", "venv", "torch", "source", "prepare", "build", "verify", "suites")
+
+# The stage words of shared/reference/failure-catalogue.md, mapped onto the runner's stages.
+STAGE_WORDS: dict[str, tuple[str, ...]] = {
+    "install": ("venv", "torch", "prepare", "build"),
+    "configure": ("build",),  # CMake runs inside `pip install -e .`
+    "import": ("verify",),
+    "kernel": ("suites",),
+    "kernel check": ("suites",),
+    "engine init": ("suites",),
+    "generation": ("suites",),
+    "run": ("suites",),
+    "any": STAGES,
+}
+
+_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_CLASS_KEYS = {"name", "stages", "priority", "hint", "patterns", "reject", "after", "note"}
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One failure class (or note) as the catalogue defines it."""
+
+    name: str
+    stages: frozenset[str]
+    priority: int
+    hint: str
+    patterns: tuple[re.Pattern[str], ...]
+    reject: tuple[re.Pattern[str], ...] = ()
+    after: int = 0
+    note: bool = False
+    # the keys its file set (a user class merged into a built-in one replaces only these)
+    set_keys: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def applies(self, stage: str | None) -> bool:
+        """Whether the class can explain a failure of ``stage`` (None: any stage)."""
+        return stage is None or stage in self.stages
+
+    def rejects(self, line: str) -> bool:
+        return any(r.search(line) for r in self.reject)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every signature, plus what counts as an error-looking line for OTHER."""
+
+    signatures: tuple[Signature, ...]
+    error_line: re.Pattern[str]
+    boilerplate: tuple[re.Pattern[str], ...]
+
+    def failures(self, stage: str | None) -> list[Signature]:
+        return [s for s in self.signatures if not s.note and s.applies(stage)]
+
+    def notes(self, stage: str | None) -> list[Signature]:
+        return [s for s in self.signatures if s.note and s.applies(stage)]
+
+    def is_boilerplate(self, line: str) -> bool:
+        return any(b.search(line) for b in self.boilerplate)
+
+
+def check_stage(stage: str | None) -> str | None:
+    """``stage`` if it is one of ``STAGES`` (or None), else an InputError listing them."""
+    if stage is not None and stage not in STAGES:
+        raise InputError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
+    return stage
+
+
+def load(extra: Sequence[Path] = ()) -> Catalogue:
+    """The built-in catalogue merged with the user's files, in order (read afresh each call)."""
+    cat = builtin()
+    for path in extra:
+        cat = merge(cat, parse(_read(Path(path)), str(path)))
+    return cat
+
+
+@functools.cache
+def builtin() -> Catalogue:
+    """The catalogue shipped in the package (``vllm_matrix/catalogue.toml``)."""
+    text = (
+        importlib.resources.files("vllm_matrix.classify")
+        .joinpath("catalogue.toml")
+        .read_text(encoding="utf-8")
+    )
+    return parse(text, "built-in catalogue.toml")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the catalogue ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: the catalogue is not UTF-8 text") from None
+
+
+def parse(text: str, where: str) -> Catalogue:
+    """Validate one catalogue file's text; ``where`` names it in errors."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{where}: not valid TOML ({exc})") from None
+    unknown = set(data) - {"class", "other"}
+    if unknown:
+        raise InputError(f"{where}: unknown table {sorted(unknown)[0]!r} (expected [[class]] or [other])")
+    other = data.get("other", {})
+    if not isinstance(other, dict) or set(other) - {"error", "ignore"}:
+        raise InputError(f"{where}: [other] takes only 'error' and 'ignore'")
+    classes = data.get("class", [])
+    if not isinstance(classes, list):
+        raise InputError(f"{where}: 'class' must be an array of tables ([[class]])")
+    sigs = tuple(_signature(raw, where) for raw in classes)
+    error = _regex(other["error"], where, "[other] error") if "error" in other else re.compile(r"(?!)")
+    ignore = tuple(_regex(p, where, "[other] ignore") for p in _strings(other, "ignore", where, "[other]"))
+    return Catalogue(sigs, error, ignore)
+
+
+def merge(base: Catalogue, extra: Catalogue) -> Catalogue:
+    """``base`` with ``extra``'s classes added or merged in by name."""
+    by_name = {s.name: s for s in base.signatures}
+    for sig in extra.signatures:
+        old = by_name.get(sig.name)
+        by_name[sig.name] = sig if old is None else _merged(old, sig)
+    error = base.error_line if extra.error_line.pattern == "(?!)" else extra.error_line
+    return Catalogue(tuple(by_name.values()), error, base.boilerplate + extra.boilerplate)
+
+
+def _merged(old: Signature, new: Signature) -> Signature:
+    """A user class extending a built-in one: patterns add up, set keys replace."""
+    changes: dict[str, Any] = {k: getattr(new, k) for k in new.set_keys if k not in ("patterns", "reject")}
+    return replace(old, patterns=old.patterns + new.patterns, reject=old.reject + new.reject, **changes)
+
+
+def _signature(raw: Any, where: str) -> Signature:
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: each [[class]] must be a table")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or name == "OTHER":
+        raise InputError(f"{where}: class name {name!r}: expected UPPER_SNAKE_CASE, not OTHER")
+    label = f"class {name}"
+    unknown = set(raw) - _CLASS_KEYS
+    if unknown:
+        raise InputError(f"{where}: {label}: unknown key {sorted(unknown)[0]!r}")
+    return Signature(
+        name=name,
+        stages=_stages(raw, where, label),
+        priority=_int(raw, "priority", 50, where, label),
+        hint=_hint(raw, where, label),
+        patterns=tuple(_regex(p, where, label) for p in _strings(raw, "patterns", where, label)),
+        reject=tuple(_regex(p, where, label) for p in _strings(raw, "reject", where, label)),
+        after=_int(raw, "after", 0, where, label),
+        note=_bool(raw, "note", where, label),
+        set_keys=frozenset(raw) - {"name"},
+    )
+
+
+def _stages(raw: dict[str, Any], where: str, label: str) -> frozenset[str]:
+    words = _strings(raw, "stages", where, label)
+    out: set[str] = set()
+    for word in words:
+        if word in STAGES:
+            out.add(word)
+        elif word in STAGE_WORDS:
+            out.update(STAGE_WORDS[word])
+        else:
+            known = ", ".join([*STAGES, *STAGE_WORDS])
+            raise InputError(f"{where}: {label}: unknown stage {word!r} (expected one of {known})")
+    return frozenset(out) if out else frozenset(STAGES)
+
+
+def _strings(raw: dict[str, Any], key: str, where: str, label: str) -> list[str]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{where}: {label}: '{key}' must be a list of strings")
+    return value
+
+
+def _int(raw: dict[str, Any], key: str, default: int, where: str, label: str) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InputError(f"{where}: {label}: '{key}' must be a non-negative integer")
+    return value
+
+
+def _bool(raw: dict[str, Any], key: str, where: str, label: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise InputError(f"{where}: {label}: '{key}' must be true or false")
+    return value
+
+
+def _hint(raw: dict[str, Any], where: str, label: str) -> str:
+    value = raw.get("hint", "")
+    if not isinstance(value, str) or "\n" in value:
+        raise InputError(f"{where}: {label}: 'hint' must be one line of text")
+    return value
+
+
+def _regex(pattern: str, where: str, label: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.MULTILINE)
+    except re.error as exc:
+        raise InputError(f"{where}: {label}: bad regular expression {pattern!r} ({exc})") from None
