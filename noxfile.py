@@ -10,7 +10,6 @@ is imported, so a broken matrix file is one line on stderr and exit code 2.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -24,6 +23,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from vllm_matrix.errors import MatrixError  # noqa: E402
 from vllm_matrix.matrix import config as matrix_config  # noqa: E402  (stdlib-only modules)
 from vllm_matrix.matrix import expand as matrix_expand  # noqa: E402
+from vllm_matrix.matrix import names as matrix_names  # noqa: E402
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["plan"]
@@ -32,7 +32,7 @@ nox.options.reuse_venv = "yes"
 MATRIX_FILE = matrix_config.matrix_path().resolve()
 RELEASE_ENV = matrix_config.Index("release", "").env_var
 # Every cell session of one `nox` invocation writes into one run (reports/<run>/).
-RUN_NAME = os.environ.get("VLLM_MATRIX_RUN") or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+RUN_NAME = os.environ.get("VLLM_MATRIX_RUN") or matrix_names.new_run_name()
 
 
 def _load_cells() -> list[matrix_expand.Cell]:

@@ -30,6 +30,7 @@ from vllm_matrix.nightly import commits as nightly_git
 from vllm_matrix.nightly import resolve as nightly
 from vllm_matrix.results import CellResult
 from vllm_matrix.runner import Runner
+from vllm_matrix.stages.state import CellState
 
 VERDICT_OF_OUTCOME: dict[str, Verdict] = {"pass": "good", "fail": "bad", "skip": "skip"}
 
@@ -107,9 +108,9 @@ def torch_commits(results: Mapping[str, CellResult], outcome: BisectResult) -> d
     info: dict[str, Any] = {"last_good": outcome.last_good, "first_bad": outcome.first_bad,
                             "skipped": list(outcome.skipped), "tested": outcome.tested}  # fmt: skip
     for name, result in (("good", good), ("bad", bad)):
-        facts = result.facts if result else {}
-        info[f"{name}_torch"] = facts.get("torch_version") or (facts.get("torch") or {}).get("version")
-        info[f"{name}_git_version"] = facts.get("torch_git_version")
+        facts = result.facts if result else CellState()
+        info[f"{name}_torch"] = facts.torch_version or (facts.torch.version if facts.torch else None)
+        info[f"{name}_git_version"] = facts.torch_git_version
     if info["good_git_version"] and info["bad_git_version"]:
         info["nightly_compare_url"] = nightly_git.compare_url(
             info["good_git_version"], info["bad_git_version"]

@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 GIB = 1024**3
 # Peak memory budget of one compile thread. 16 GiB for CUDA keeps a 64 GB
@@ -48,10 +47,6 @@ class BuildEnv:
 
     env: dict[str, str]
     reasons: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """For result.json ``record["build_env"]``."""
-        return {**self.env, "reasons": dict(self.reasons)}
 
 
 def target_device(cuda: str) -> str:

@@ -27,10 +27,10 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from vllm_matrix import fileio
 from vllm_matrix.errors import HarnessError
 from vllm_matrix.matrix.cell import slug
 from vllm_matrix.proc import run_logged
-from vllm_matrix.stages.base import StageFailed
 
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _PULL_REF = re.compile(r"^pull/\d+/(head|merge)$")
@@ -39,6 +39,23 @@ REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 FETCH_TTL_S = 900.0
 _FETCHED: dict[Path, float] = {}
 _QUERY_TIMEOUT_S = 60.0
+
+
+class GitError(Exception):
+    """A git operation on vLLM's repository failed; the caller turns it into its own verdict.
+
+    ``evidence`` holds git's own last lines; the full output is in ``log``.
+    """
+
+    def __init__(self, message: str, log: Path, evidence: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.log = log
+        self.evidence = evidence
+
+
+class GitRefMissing(GitError):
+    """The ref names no commit in the repository, even after a fresh fetch."""
 
 
 def git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -66,10 +83,10 @@ def worktree_path(worktrees: Path, commit: str, build_key: str) -> Path:
     return worktrees / f"{commit[:12]}-{build_key}"
 
 
-def _fail(stage: str, what: str, log: Path, detail: str = "") -> StageFailed:
-    evidence = [line for line in detail.splitlines() if line.strip()][-3:]
+def _fail(what: str, log: Path, detail: str = "") -> GitError:
+    evidence = tuple(line for line in detail.splitlines() if line.strip())[-3:]
     message = f"{what}: {evidence[-1]}" if evidence else what
-    return StageFailed(stage, message, log=log, evidence=evidence)
+    return GitError(message, log, evidence)
 
 
 def _query(args: list[str], log: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
@@ -83,9 +100,7 @@ def _query(args: list[str], log: Path, env: Mapping[str, str]) -> subprocess.Com
         raise HarnessError("git is not installed (not on PATH): git: and path: sources need it") from None
     except subprocess.TimeoutExpired:
         proc = subprocess.CompletedProcess(argv, 124, "", f"fatal: no answer within {_QUERY_TIMEOUT_S:g}s\n")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8", errors="replace") as fh:
-        fh.write(f"\n$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}[exit {proc.returncode}]\n")
+    fileio.append(log, f"\n$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}[exit {proc.returncode}]\n")
     return proc
 
 
@@ -101,7 +116,6 @@ def update_mirror(
     *,
     timeout_s: float,
     env: Mapping[str, str] | None = None,
-    stage: str = "resolve",
 ) -> Path:
     """Create the bare mirror of ``url`` or fetch it; return the mirror path.
 
@@ -114,15 +128,15 @@ def update_mirror(
     genv = git_env(env)
     mirror = mirror_path(git_dir, url)
     if (mirror / "HEAD").is_file():
-        _fetch(mirror, [], log, timeout_s, genv, stage, f"git fetch of {url}")
+        _fetch(mirror, [], log, timeout_s, genv, f"git fetch of {url}")
         return mirror
     git_dir.mkdir(parents=True, exist_ok=True)
     partial = mirror.with_name(mirror.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     _init_mirror(partial, url, log, genv)
     try:
-        _fetch(partial, [], log, timeout_s, genv, stage, f"git clone of {url}")
-    except StageFailed:
+        _fetch(partial, [], log, timeout_s, genv, f"git clone of {url}")
+    except GitError:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     partial.rename(mirror)
@@ -147,13 +161,12 @@ def _fetch(
     log: Path,
     timeout_s: float,
     env: Mapping[str, str],
-    stage: str,
     what: str,
 ) -> None:
     argv = ["git", "--git-dir", str(mirror), "fetch", "--prune", "--force", "origin", *refspecs]
     result = run_logged(argv, log, timeout_s=timeout_s, env=env)
     if not result.ok:
-        raise _fail(stage, f"{what} failed ({result.describe()})", log, _tail(log))
+        raise _fail(f"{what} failed ({result.describe()})", log, _tail(log))
 
 
 def fetch_extra(
@@ -200,7 +213,6 @@ def resolve_ref(
     *,
     timeout_s: float,
     env: Mapping[str, str] | None = None,
-    stage: str = "resolve",
 ) -> str:
     """The exact commit ``git:<ref>`` means now in the repository at ``url``.
 
@@ -208,7 +220,7 @@ def resolve_ref(
     moves) are looked up after a fetch, at most one per mirror every
     ``FETCH_TTL_S`` in this process: every cell of one run sees the same
     ``main``, and a 50-cell matrix does not fetch vLLM 50 times. A ref that is
-    still missing after a fresh fetch is ``StageFailed`` naming the ref and
+    still missing after a fresh fetch is ``GitRefMissing`` naming the ref and
     the URL, with git's own message in the log.
     """
     url = normalize_url(url)
@@ -217,29 +229,22 @@ def resolve_ref(
     if (fresh or _FULL_SHA.match(ref)) and (mirror / "HEAD").is_file():
         sha, _ = rev_parse(mirror, ref, log, env)
         if sha:
-            _append(log, f"[{ref} is {sha} in the mirror of {url}; no fetch needed]\n")
+            fileio.append(log, f"[{ref} is {sha} in the mirror of {url}; no fetch needed]\n")
             return sha
-    mirror = update_mirror(url, git_dir, log, timeout_s=timeout_s, env=env, stage=stage)
+    mirror = update_mirror(url, git_dir, log, timeout_s=timeout_s, env=env)
     _FETCHED[mirror] = time.monotonic()
     sha, error = rev_parse(mirror, ref, log, env)
     if sha is None and fetch_extra(mirror, ref, log, timeout_s=timeout_s, env=env):
         sha, error = rev_parse(mirror, ref, log, env)
     if sha is None:
         detail = error or f"fatal: git rev-parse found no commit named {ref!r}"
-        _append(log, f"[git ref {ref!r} not found in {url}]\n")
-        raise StageFailed(
-            stage,
+        fileio.append(log, f"[git ref {ref!r} not found in {url}]\n")
+        raise GitRefMissing(
             f"git ref {ref!r} not found in {url} ({detail.splitlines()[-1]})",
-            log=log,
-            evidence=[f"git ref {ref!r} not found in {url}"],
+            log,
+            (f"git ref {ref!r} not found in {url}",),
         )
     return sha
-
-
-def _append(log: Path, text: str) -> None:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write(text)
 
 
 def head_commit(path: Path, log: Path, env: Mapping[str, str] | None = None) -> str | None:
@@ -259,12 +264,11 @@ def ensure_worktree(
     *,
     timeout_s: float,
     env: Mapping[str, str] | None = None,
-    stage: str = "source",
 ) -> Path:
     """A detached worktree of ``mirror`` at ``commit`` in ``dest``; reused if it is already there."""
     genv = git_env(env)
     if head_commit(dest, log, env) == commit:
-        _append(log, f"[reusing worktree {dest} at {commit}]\n")
+        fileio.append(log, f"[reusing worktree {dest} at {commit}]\n")
         return dest
     if dest.exists():
         shutil.rmtree(dest)
@@ -273,7 +277,7 @@ def ensure_worktree(
     argv = ["git", "--git-dir", str(mirror), "worktree", "add", "--detach", "--force", str(dest), commit]
     result = run_logged(argv, log, timeout_s=timeout_s, env=genv)
     if not result.ok:
-        raise _fail(stage, f"git worktree add of {commit[:12]} failed ({result.describe()})", log, _tail(log))
+        raise _fail(f"git worktree add of {commit[:12]} failed ({result.describe()})", log, _tail(log))
     return dest
 
 

@@ -3,20 +3,22 @@
 A cell's ``junit.xml`` holds a suite named after the cell id with one case per
 stage that ran (so a failed build is a failing ``build`` case with the decisive
 line and the log tail), followed by the suites pytest wrote, if any. Every
-suite carries the cell's parameters as properties. They are added here, after
-pytest exits, because pytest-xdist workers cannot add suite properties.
+suite carries the cell's parameters and final outcome as properties. They are
+set here, once the cell has ended, because pytest-xdist workers cannot add
+suite properties; a property of the same name that a suite already has is
+replaced, so no suite can say anything but the cell's final outcome.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
+import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from junitparser import Error, Failure, JUnitXml, JUnitXmlError, Skipped, TestCase, TestSuite
 
+from vllm_matrix.fileio import write_atomic
 from vllm_matrix.results import CellResult, StageRecord
 
 STAGE_CLASSNAME = "vllm_matrix.stages"
@@ -40,8 +42,9 @@ def cell_properties(result: CellResult) -> dict[str, str]:
     props |= {k: _text(result.cell.get(k)) for k in PROPERTY_FIELDS if k in result.cell}
     props["experimental"] = _text(result.experimental)
     for key in FACT_PROPERTIES:
-        if result.facts.get(key) is not None:
-            props[key] = _text(result.facts[key])
+        value = getattr(result.facts, key)
+        if value is not None:
+            props[key] = _text(value)
     return props
 
 
@@ -54,7 +57,7 @@ def _text(value: object) -> str:
 def stage_suite(result: CellResult, cell_dir: Path) -> TestSuite:
     """A suite named after the cell: one case per stage, or one ``cell`` case for a skip."""
     suite = TestSuite(result.id)
-    _add_properties(suite, cell_properties(result))
+    set_properties(suite, cell_properties(result))
     if not result.stages:
         suite.add_testcase(_cell_case(result))
     for record in result.stages:
@@ -112,11 +115,13 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
         return []
 
 
-def _add_properties(suite: TestSuite, props: Mapping[str, str]) -> None:
-    have = {p.name for p in suite.properties()}  # type: ignore[no-untyped-call]
+def set_properties(suite: TestSuite, props: Mapping[str, str]) -> None:
+    """Give ``suite`` these properties, replacing any of the same names it already has."""
+    for prop in list(suite.properties()):  # type: ignore[no-untyped-call]
+        if prop.name in props:
+            suite.remove_property(prop)
     for name, value in props.items():
-        if name not in have:
-            suite.add_property(name, value)
+        suite.add_property(name, value)
 
 
 def read_suites(path: Path) -> list[TestSuite]:
@@ -127,14 +132,6 @@ def read_suites(path: Path) -> list[TestSuite]:
     return list(xml)
 
 
-def add_properties(path: Path, props: Mapping[str, str]) -> None:
-    """Add ``props`` to every suite of a JUnit file in place (atomically); existing names are kept."""
-    suites = read_suites(path)
-    for suite in suites:
-        _add_properties(suite, props)
-    _write(path, suites)
-
-
 def write_cell_junit(result: CellResult, cell_dir: Path, extra: Iterable[Path] = ()) -> Path:
     """Write ``<cell_dir>/junit.xml``: the stage suite, then the suites of each readable ``extra`` file."""
     suites = [stage_suite(result, cell_dir)]
@@ -142,7 +139,7 @@ def write_cell_junit(result: CellResult, cell_dir: Path, extra: Iterable[Path] =
     for path in extra:
         with contextlib.suppress(OSError, JUnitXmlError, SyntaxError, ValueError):
             for suite in read_suites(path):
-                _add_properties(suite, props)
+                set_properties(suite, props)
                 suites.append(suite)
     target = cell_dir / "junit.xml"
     _write(target, suites)
@@ -154,13 +151,6 @@ def _write(path: Path, suites: Iterable[TestSuite]) -> None:
     for suite in suites:
         xml.add_testsuite(suite)
     xml.update_statistics()  # type: ignore[no-untyped-call]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        xml.write(tmp, pretty=True)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    buffer = io.BytesIO()
+    xml.write(buffer, pretty=True)
+    write_atomic(path, buffer.getvalue())

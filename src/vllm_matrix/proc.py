@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from vllm_matrix.children import ChildRegistry, die_with_parent
+
 # Seconds a process group gets between SIGTERM and SIGKILL.
 KILL_GRACE_S = 5.0
 # Return code recorded when the program itself cannot be started (as a shell would).
@@ -72,14 +74,21 @@ def run_logged(
     timeout_s: float,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    children: ChildRegistry | None = None,
+    label: str = "",
 ) -> ProcResult:
     """Run ``argv`` (no shell), appending a header, its stdout+stderr and a footer to ``log``.
 
-    The process gets its own session (process group) and no stdin. On timeout,
-    or if the caller is interrupted (Ctrl-C), the whole group gets SIGTERM, then
-    SIGKILL after ``KILL_GRACE_S``; an interrupt is re-raised after the cleanup.
+    The process gets its own session (process group), no stdin, and dies with this
+    process (``children.die_with_parent``). On timeout, or if the caller is interrupted
+    (Ctrl-C), the whole group gets SIGTERM, then SIGKILL after ``KILL_GRACE_S``; an
+    interrupt is re-raised after the cleanup. With ``children``, the group is written
+    down while it runs, so that a later run can end what a killed one left (``label``:
+    ``cell/stage``).
     """
     args = tuple(str(a) for a in argv)
+    if children is not None:
+        env = {**(os.environ if env is None else env), **children.env()}
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a", encoding="utf-8", errors="replace") as fh:
         _header(fh, args, cwd)
@@ -93,11 +102,19 @@ def run_logged(
                 env=dict(env) if env is not None else None,
                 cwd=cwd,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
         except OSError as exc:
             fh.write(f"[cannot start {args[0]}: {exc.strerror or exc}]\n")
             return ProcResult(args, NOT_FOUND, False, time.monotonic() - start, log)
-        returncode, timed_out = _wait(proc, timeout_s, fh)
+        if children is not None:
+            children.add(proc.pid, label)
+        try:
+            returncode, timed_out = _wait(proc, timeout_s, fh)
+        finally:
+            if children is not None:
+                _end_stragglers(proc.pid)
+                children.remove(proc.pid)
         result = ProcResult(args, returncode, timed_out, time.monotonic() - start, log)
         fh.write(f"[{result.describe()}; {result.duration_s:.1f}s]\n")
     return result
@@ -136,6 +153,11 @@ def kill_group(proc: subprocess.Popen[bytes], grace_s: float | None = None) -> i
         return proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
         return None
+
+
+def _end_stragglers(pgid: int) -> None:
+    """The leader has exited: end what is left of its group (daemonised workers, engines)."""
+    _signal_group(pgid, signal.SIGKILL)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

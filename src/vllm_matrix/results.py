@@ -2,32 +2,38 @@
 
 Layout: ``<reports>/<run>/run.json`` and ``<reports>/<run>/cells/<id>/``
 holding ``result.json``, ``junit.xml`` and ``logs/<stage>.log``. Every file is
-written to a temporary name and renamed into place, so a reader (or a run
-killed half-way) never sees half a file.
+written atomically (``fileio``), so a reader (or a run killed half-way) never
+sees half a file.
+
+Schema 2 holds the cell's typed ``CellState`` as ``facts``. Schema 1 results
+(written before the state was typed) are still read: their facts are mapped
+onto the same fields (``_facts_from_v1``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
-import re
-import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vllm_matrix.classify.engine import Diagnosis
 from vllm_matrix.errors import InputError
+from vllm_matrix.fileio import write_json
+from vllm_matrix.matrix.names import is_run_name
+from vllm_matrix.serial import SerialError, from_data, to_data
+from vllm_matrix.stages.state import CellState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)
 OUTCOMES = ("pass", "fail", "skip", "error", "interrupted")
 # Outcomes a ``--resume`` keeps; an interrupted cell runs again.
 FINISHED = ("pass", "fail", "skip", "error")
 RUN_FILE = "run.json"
 REPORTS_ENV = "VLLM_MATRIX_REPORTS"
-RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 RESULT_FILE = "result.json"
 JUNIT_FILE = "junit.xml"
 
@@ -37,28 +43,7 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Atomic, indented JSON with a final newline."""
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-
-
-@dataclass
+@dataclass(frozen=True)
 class StageRecord:
     """How one stage went: ``pass``, ``fail``, ``skip``, ``error``, ``interrupted`` or ``reused``."""
 
@@ -85,9 +70,9 @@ class CellResult:
     evidence_line: int | None = None
     log: str | None = None
     hint: str | None = None
-    diagnosis: dict[str, Any] | None = None
+    diagnosis: Diagnosis | None = None
     stages: list[StageRecord] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: CellState = field(default_factory=CellState)
     started_at: str = ""
     finished_at: str = ""
     duration_s: float = 0.0
@@ -104,21 +89,72 @@ class CellResult:
         return self.outcome == "fail" and not self.experimental
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["class"] = data.pop("klass")
-        order = ["schema_version", "id", "run", "outcome", "experimental", "stage", "class", "message"]
-        return {k: data[k] for k in order} | {k: v for k, v in data.items() if k not in order}
+        head = {"schema_version": SCHEMA_VERSION, "id": self.id, "run": self.run, "outcome": self.outcome,
+                "experimental": self.experimental, "stage": self.stage, "class": self.klass,
+                "message": self.message}  # fmt: skip
+        return head | {
+            "cell": self.cell,
+            "evidence": list(self.evidence),
+            "evidence_line": self.evidence_line,
+            "log": self.log,
+            "hint": self.hint,
+            "diagnosis": self.diagnosis.to_dict() if self.diagnosis else None,
+            "stages": [_stage_dict(s) for s in self.stages],
+            "facts": self.facts.to_dict(),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": self.duration_s,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CellResult:
-        """Read a result.json written by this or an older schema version."""
+        """Read a result.json of schema 1 or 2; anything else is ValueError naming the version."""
         version = data.get("schema_version")
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
-            raise ValueError(f"unsupported result schema_version {version!r} (this tool reads <= 1)")
-        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        values["klass"] = data.get("class")
-        values["stages"] = [StageRecord(**s) for s in data.get("stages", [])]
-        return cls(**values)
+        if version not in READABLE_SCHEMAS:
+            raise ValueError(f"unsupported result schema_version {version!r} (this tool reads 1 and 2)")
+        facts = data.get("facts") or {}
+        facts = _facts_from_v1(facts) if version == 1 else facts
+        try:
+            state = CellState.from_dict(facts)
+            stages = from_data(data.get("stages", []), list[StageRecord])
+        except SerialError as exc:
+            raise ValueError(str(exc)) from None
+        diagnosis = data.get("diagnosis")
+        return cls(
+            id=str(data["id"]), run=str(data.get("run", "")), outcome=str(data["outcome"]),
+            cell=dict(data.get("cell") or {}), experimental=bool(data.get("experimental")),
+            stage=data.get("stage"), klass=data.get("class"), message=data.get("message"),
+            evidence=[str(e) for e in data.get("evidence") or []], evidence_line=data.get("evidence_line"),
+            log=data.get("log"), hint=data.get("hint"),
+            diagnosis=Diagnosis.from_dict(diagnosis) if isinstance(diagnosis, dict) and diagnosis.get("class")
+            else None,
+            stages=stages, facts=state, started_at=str(data.get("started_at", "")),
+            finished_at=str(data.get("finished_at", "")), duration_s=float(data.get("duration_s") or 0.0),
+        )  # fmt: skip
+
+
+def _stage_dict(record: StageRecord) -> dict[str, Any]:
+    """A stage record with every key present (``to_data`` would leave out the defaults)."""
+    return {"name": record.name, "status": record.status, "duration_s": record.duration_s,
+            "log": record.log, "message": record.message}  # fmt: skip
+
+
+def _facts_from_v1(facts: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1's facts in schema 2's shape: the nightly answer nested, the build env split."""
+    out = dict(facts)
+    torch = facts.get("torch")
+    if isinstance(torch, dict):
+        keep = ("spec", "kind", "version", "requirements", "index")
+        nightly = {k: v for k, v in torch.items() if k not in keep}
+        out["torch"] = {k: torch[k] for k in keep if k in torch} | ({"nightly": nightly} if nightly else {})
+    build_env = facts.get("build_env")
+    if isinstance(build_env, dict):
+        env = {k: str(v) for k, v in build_env.items() if k != "reasons"}
+        out["build_env"] = {"env": env, "reasons": build_env.get("reasons", {})}
+    suites = facts.get("suites")
+    if isinstance(suites, dict) and "suites" not in suites:
+        out.pop("suites")
+    return out
 
 
 @dataclass(frozen=True)
@@ -153,7 +189,7 @@ class RunStore:
         """The cell's stored result; None when absent or unreadable (it will run again)."""
         try:
             return CellResult.from_dict(json.loads(self.result_path(cell_id).read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, KeyError):
             return None
 
     def results(self) -> list[CellResult]:
@@ -178,7 +214,7 @@ class RunStore:
         return data if isinstance(data, dict) else {}
 
     def write_meta(self, meta: dict[str, Any]) -> None:
-        write_json(self.root / RUN_FILE, {"schema_version": SCHEMA_VERSION, **meta})
+        write_json(self.root / RUN_FILE, {"schema_version": SCHEMA_VERSION, **to_data(meta)})
 
 
 def reports_dir(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path:
@@ -189,14 +225,9 @@ def reports_dir(explicit: str | None, environ: Mapping[str, str] | None = None) 
 
 def check_run_name(name: str) -> str:
     """A run name is a directory name: letters, digits, ``.``, ``_``, ``-``."""
-    if not RUN_NAME.match(name):
+    if not is_run_name(name):
         raise InputError(f"run name {name!r}: use letters, digits, '.', '_' and '-' only")
     return name
-
-
-def new_run_name() -> str:
-    """A run name that sorts by time: ``20261129T181000Z``."""
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def latest_run(reports: Path) -> Path:

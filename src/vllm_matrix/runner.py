@@ -13,7 +13,6 @@ retried by the next cell of the same key in the same run.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import time
@@ -21,42 +20,25 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from vllm_matrix import __version__
-from vllm_matrix.classify.engine import classify_file
+from vllm_matrix import __version__, fileio
+from vllm_matrix.classify.engine import Diagnosis, classify_file
 from vllm_matrix.errors import EXIT_CELL_FAILED, EXIT_HARNESS, EXIT_OK, MatrixError
 from vllm_matrix.hardware import Hardware
 from vllm_matrix.junit import write_cell_junit
 from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
-from vllm_matrix.results import CellResult, RunStore, StageRecord, utc_now, write_json
+from vllm_matrix.results import CellResult, RunStore, StageRecord, utc_now
+from vllm_matrix.serial import SerialError, from_data, to_data
 from vllm_matrix.stages import uv
-from vllm_matrix.stages.base import Stage, StageContext, StageError, StageFailed, StageSkipped
+from vllm_matrix.stages.base import StageContext, StageError, StageFailed, StageSkipped
+from vllm_matrix.stages.pipeline import INSTALL, Run, Stage, stages_for
 from vllm_matrix.stages.resolve import MARKER
+from vllm_matrix.stages.state import BuildFacts, CellState, ReusedBuild
 from vllm_matrix.stages.suites import PYTEST_JUNIT
 from vllm_matrix.workdir import Workdir
 
-ORDER = ("resolve", "venv", "torch", "source", "prepare", "build", "verify", "suites")
-# Stages that make the build-key venv; skipped (``reused``) when its marker exists.
-INSTALL = ("venv", "torch", "source", "prepare", "build")
-MODULES = {name: f"vllm_matrix.stages.{name}" for name in ORDER}
-WHEEL_SOURCE = "vllm_matrix.stages.wheel"
 Progress = Callable[[str], None]
-
-
-def plan(cell: Cell) -> tuple[str, ...]:
-    """The stages a cell runs: a wheel source has no prepare or build."""
-    if cell.source.builds:
-        return ORDER
-    return tuple(s for s in ORDER if s not in ("prepare", "build"))
-
-
-def load_stage(name: str, cell: Cell) -> Stage:
-    """The ``run`` function of a stage's module (the wheel installer for a wheel cell's source)."""
-    module = WHEEL_SOURCE if name == "source" and not cell.source.builds else MODULES[name]
-    stage: Stage = importlib.import_module(module).run
-    return stage
 
 
 @dataclass
@@ -67,7 +49,7 @@ class Options:
     resume: bool = False  # keep finished cells of the run
 
 
-@dataclass
+@dataclass(frozen=True)
 class BuildFailure:
     """A build key whose install stages failed in this run, and how."""
 
@@ -75,8 +57,18 @@ class BuildFailure:
     stage: str
     klass: str | None
     message: str
-    evidence: list[str]
+    evidence: tuple[str, ...]
     log: str | None
+
+
+@dataclass(frozen=True)
+class BuiltVenv:
+    """The completion marker of a build-key venv: who built it, and what they learned."""
+
+    cell: str
+    run: str
+    built_at: str
+    facts: BuildFacts
 
 
 @dataclass
@@ -88,7 +80,7 @@ class Runner:
     work: Workdir
     hardware: Hardware
     options: Options = field(default_factory=Options)
-    stages: Mapping[str, Stage] = field(default_factory=dict)  # overrides, by stage name (tests)
+    stages: Mapping[str, Run] = field(default_factory=dict)  # overrides, by stage name (tests)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     progress: Progress = lambda line: None
     failed_builds: dict[str, BuildFailure] = field(default_factory=dict)
@@ -112,8 +104,8 @@ class Runner:
         """Run one cell and store its result; an interrupt is stored, then re-raised."""
         return CellRun(self, cell).execute()
 
-    def stage_fn(self, name: str, cell: Cell) -> Stage:
-        return self.stages.get(name) or load_stage(name, cell)
+    def stage_fn(self, stage: Stage) -> Run:
+        return self.stages.get(stage.name) or stage.run
 
 
 class CellRun:
@@ -122,14 +114,15 @@ class CellRun:
     def __init__(self, runner: Runner, cell: Cell) -> None:
         self.runner = runner
         self.cell = cell
-        cell_dir = runner.store.cell_dir(cell.id)
+        self.state = CellState()
         self.ctx = StageContext(
+            stage="setup",
             cell=cell,
             config=runner.config,
             work=runner.work,
-            cell_dir=cell_dir,
-            venv=runner.work.venvs / cell.build_group,
+            cell_dir=runner.store.cell_dir(cell.id),
             env=uv.base_env(runner.work.uv_cache, runner.environ),
+            state=self.state,
             hardware=runner.hardware,
             run_name=runner.store.name,
         )
@@ -161,36 +154,36 @@ class CellRun:
         lacking = self.runner.hardware.lacks(self.cell.gpu)
         if lacking and not self.runner.options.force:
             raise StageSkipped("hardware", lacking)
-        if lacking:
-            self.result.facts["forced"] = lacking
-        stages = plan(self.cell)
-        for name in stages:
-            if name in INSTALL and self._reuse(name):
+        self.state.forced = lacking
+        stages = stages_for(self.cell)
+        last_install = [s for s in stages if s.installs][-1]
+        for stage in stages:
+            if stage.installs and self._reuse(stage.name):
                 continue
-            self._run_stage(name)
-            if name == _last_install(stages):
+            self._run_stage(stage)
+            if stage is last_install:
                 self._mark_built()
 
-    def _run_stage(self, name: str) -> None:
-        self.current = name
-        fn = self.runner.stage_fn(name, self.cell)
-        self.runner.progress(f"  {self.cell.id}: {name} (log: {self.ctx.log_path(name)})")
+    def _run_stage(self, stage: Stage) -> None:
+        self.current = stage.name
+        ctx = self.ctx.bound(stage.name)
+        self.runner.progress(f"  {self.cell.id}: {stage.name} (log: {ctx.log})")
         started = time.monotonic()
         try:
-            fn(self.ctx)
+            self.runner.stage_fn(stage)(ctx)
         except BaseException as exc:
-            self._record(name, *stage_status(exc), time.monotonic() - started)
+            self._record(stage.name, *stage_status(exc), time.monotonic() - started)
             raise
-        self._record(name, "pass", None, time.monotonic() - started)
+        self._record(stage.name, "pass", None, time.monotonic() - started)
 
     def _record(self, name: str, status: str, message: str | None, duration: float) -> None:
-        log = self.ctx.log_path(name)
+        log = self.ctx.log_of(name)
         rel = str(log.relative_to(self.ctx.cell_dir)) if log.exists() else None
         self.records.append(StageRecord(name, status, round(duration, 3), rel, message))
 
     def _reuse(self, name: str) -> bool:
         """Whether an install stage is covered by this build key's finished (or failed) build."""
-        key = self.ctx.record.get("build_key")
+        key = self.state.build_key
         if key is None:
             return False
         failure = self.runner.failed_builds.get(key)
@@ -201,60 +194,62 @@ class CellRun:
             self.records.append(StageRecord(failure.stage, "fail", 0.0, failure.log, message))
             raise StageFailed(failure.stage, message, klass=failure.klass, evidence=failure.evidence,
                               log=Path(failure.log) if failure.log else None)  # fmt: skip
-        marker = _read_marker(self.ctx.venv)
+        marker = read_marker(self.ctx.venv)
         if marker is None:
             return False
         if name == "venv":
-            self.ctx.record.update(marker.get("facts", {}))
-            self.ctx.record["reused_build"] = {"cell": marker.get("cell"), "run": marker.get("run")}
-        by = f"{marker.get('cell')} in run {marker.get('run')}"
+            self.state.adopt(marker.facts)
+            self.state.reused_build = ReusedBuild(marker.cell, marker.run)
+        by = f"{marker.cell} in run {marker.run}"
         self.records.append(StageRecord(name, "reused", 0.0, None, f"build key {key} built by {by}"))
         return True
 
     def _mark_built(self) -> None:
         """Write the venv's completion marker: later cells with this build key reuse it."""
-        keep = ("torch", "vllm", "build_key", "torch_version", "build_env", "source_dir")
-        facts = {k: self.ctx.record[k] for k in keep if k in self.ctx.record}
-        write_json(self.ctx.venv / MARKER, {"cell": self.cell.id, "run": self.runner.store.name,
-                                            "built_at": utc_now(), "facts": facts})  # fmt: skip
+        marker = BuiltVenv(self.cell.id, self.runner.store.name, utc_now(), self.state.build_facts())
+        fileio.write_json(self.ctx.venv / MARKER, to_data(marker))
 
     def _fail(self, exc: StageFailed) -> None:
         diagnosis = None
         klass, evidence, hint, line = exc.klass, list(exc.evidence), None, None
         if klass is None and exc.log is not None:
-            diagnosis = diagnose(exc.log, exc.stage, self.runner.config.catalogues)
+            diagnosis, hint = diagnose(exc.log, exc.stage, self.runner.config.catalogues)
         if diagnosis is not None:
-            klass = diagnosis.get("klass") or diagnosis.get("class")
-            evidence = evidence or _lines(diagnosis.get("evidence"))
-            hint, line = diagnosis.get("hint"), diagnosis.get("line_number")
+            klass, hint, line = diagnosis.klass, diagnosis.hint, diagnosis.line_number
+            evidence = evidence or list(diagnosis.evidence)
         self._end("fail", exc.stage, exc.message)
         self.result.klass, self.result.evidence, self.result.hint = klass, evidence, hint
         self.result.evidence_line, self.result.diagnosis = line, diagnosis
         self.result.log = _rel_log(exc.log, self.ctx.cell_dir)
-        key = self.ctx.record.get("build_key")
+        key = self.state.build_key
         if key and exc.stage in INSTALL and not exc.message.startswith("same build as cell"):
             self.runner.failed_builds[key] = BuildFailure(
-                self.cell.id, exc.stage, klass, exc.message, evidence, str(exc.log) if exc.log else None
+                self.cell.id,
+                exc.stage,
+                klass,
+                exc.message,
+                tuple(evidence),
+                str(exc.log) if exc.log else None,
             )
 
     def _harness_error(self, exc: Exception) -> None:
         stage = self.current or "setup"
         log = self.ctx.cell_dir / "logs" / "harness-error.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        fileio.write_atomic(log, "".join(traceback.format_exception(exc)))
         self._end("error", stage, f"harness error in {stage}: {type(exc).__name__}: {exc}")
         self.result.log = _rel_log(log, self.ctx.cell_dir)
 
     def _end(self, outcome: str, stage: str | None, message: str) -> None:
         self.result.outcome, self.result.stage, self.result.message = outcome, stage, message
         if outcome != "fail":
-            log = self.ctx.log_path(stage) if stage else None
+            log = self.ctx.log_of(stage) if stage else None
             self.result.log = _rel_log(log, self.ctx.cell_dir)
 
     def _finish(self) -> CellResult:
         result = self.result
         result.stages = self.records
-        result.facts = {**result.facts, **self.ctx.record, "harness_version": __version__}
+        self.state.harness_version = __version__
+        result.facts = self.state
         result.finished_at = utc_now()
         result.duration_s = round(time.monotonic() - self.start, 3)
         try:
@@ -276,16 +271,12 @@ def stage_status(exc: BaseException) -> tuple[str, str]:
     return "error", f"{type(exc).__name__}: {exc}"
 
 
-def _last_install(stages: Sequence[str]) -> str:
-    return [s for s in stages if s in INSTALL][-1]
-
-
-def _read_marker(venv: Path) -> dict[str, Any] | None:
+def read_marker(venv: Path) -> BuiltVenv | None:
+    """The venv's completion marker, or None (absent, half-written by an old version, unreadable)."""
     try:
-        data = json.loads((venv / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return from_data(json.loads((venv / MARKER).read_text(encoding="utf-8")), BuiltVenv)
+    except (OSError, ValueError, SerialError):
         return None
-    return data if isinstance(data, dict) else None
 
 
 def _clear_previous(cell_dir: Path) -> None:
@@ -306,25 +297,16 @@ def _rel_log(log: Path | None, cell_dir: Path) -> str | None:
         return str(log)
 
 
-def diagnose(log: Path, stage: str, catalogues: Sequence[Path]) -> dict[str, Any] | None:
-    """The classifier's diagnosis of a failed stage's log, or None until the classifier exists.
+def diagnose(log: Path, stage: str, catalogues: Sequence[Path]) -> tuple[Diagnosis | None, str | None]:
+    """The classifier's diagnosis of a failed stage's log and its hint.
 
-    Never a guess: without ``vllm_matrix.classify`` the class stays empty.
+    A user catalogue that does not parse leaves the class empty and says so in the hint: never a guess.
     """
     try:
         diagnosis = classify_file(log, stage=stage, catalogues=tuple(catalogues))
-    except MatrixError as exc:  # e.g. a user catalogue that does not parse: say so, do not guess
-        return {"class": None, "evidence": [], "hint": f"the classifier failed: {exc}"}
-    data: dict[str, Any] = diagnosis.to_dict()
-    return data
-
-
-def _lines(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
+    except MatrixError as exc:
+        return None, f"the classifier failed: {exc}"
+    return diagnosis, diagnosis.hint
 
 
 def describe(result: CellResult) -> str:

@@ -14,14 +14,18 @@ caches with it. ``uv_cache`` None means "uv's default".
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import functools
 import os
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
+from filelock import FileLock, Timeout
 
+from vllm_matrix import fileio
+from vllm_matrix.children import ChildRegistry
 from vllm_matrix.errors import HarnessError, InputError
 
 WORKDIR_ENV = "VLLM_MATRIX_WORKDIR"
@@ -78,6 +82,16 @@ class Workdir:
     def lock_file(self) -> Path:
         return self.root / ".lock"
 
+    @property
+    def owner_file(self) -> Path:
+        """The pid of the run holding the lock, for the message a second run gets."""
+        return self.root / ".lock.owner"
+
+    @functools.cached_property
+    def children(self) -> ChildRegistry:
+        """The process groups this run's stages own, beside the lock (one token per Workdir object)."""
+        return ChildRegistry.at(self.root / ".children")
+
     def ensure(self) -> None:
         """Create the work dir tree; a path that cannot be created is bad input."""
         for path in (self.root, self.git_dir, self.worktrees, self.venvs, self.cache_roots, self.uv_cache):
@@ -89,22 +103,42 @@ class Workdir:
                 raise InputError(f"work dir {path}: cannot create it ({exc.strerror or exc})") from None
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the work dir's exclusive lock; a second run fails at once instead of corrupting it."""
+    def lock(self, say: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the work dir's exclusive lock; a second run fails at once instead of corrupting it.
+
+        Once the lock is held, no other run is alive on this work dir: stage processes that a
+        killed run left behind are ended first (``children``), and ``say`` reports each.
+        """
         self.ensure()
-        with self.lock_file.open("a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise HarnessError(
-                    f"work dir {self.root} is in use by another vllm-matrix run "
-                    f"(lock {self.lock_file}); wait for it or pass --workdir"
-                ) from None
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"{os.getpid()}\n")
-            fh.flush()
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        lock = FileLock(self.lock_file, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            owner = _read(self.owner_file)
+            by = f" (pid {owner})" if owner else ""
+            raise HarnessError(
+                f"work dir {self.root} is in use by another vllm-matrix run{by} "
+                f"(lock {self.lock_file}); wait for it or pass --workdir"
+            ) from None
+        try:
+            fileio.write_atomic(self.owner_file, f"{os.getpid()}\n")
+            for left in self.children.reap():
+                (say or _stderr)(
+                    f"ended {len(left.pids)} process(es) a killed run left in cell {left.cell}, "
+                    f"stage {left.stage} (process group {left.pgid})"
+                )
+            yield
+        finally:
+            self.owner_file.unlink(missing_ok=True)
+            lock.release()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def _stderr(line: str) -> None:
+    print(f"vllm-matrix: {line}", file=sys.stderr, flush=True)

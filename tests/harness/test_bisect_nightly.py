@@ -15,7 +15,8 @@ from vllm_matrix.hardware import Hardware
 from vllm_matrix.matrix import config, expand
 from vllm_matrix.results import RunStore
 from vllm_matrix.runner import Options, Runner
-from vllm_matrix.stages.base import Stage, StageContext
+from vllm_matrix.stages.base import StageContext
+from vllm_matrix.stages.pipeline import Run
 from vllm_matrix.workdir import Workdir
 
 pytest_plugins = ("indexserver",)
@@ -42,11 +43,12 @@ FIRST_BAD = "20261106"
 Setup = tuple[config.MatrixConfig, dict[str, str]]
 
 
-def verify_fails_from(first_bad: str, ran: list[str]) -> Stage:
+def verify_fails_from(first_bad: str, ran: list[str]) -> Run:
     """A verify stage that fails, like a real broken nightly, from one nightly date on."""
 
     def run(ctx: StageContext) -> None:
-        version = ctx.record["torch"]["version"]
+        assert ctx.state.torch is not None
+        version = ctx.state.torch.version
         ran.append(version)
         code = (
             "import sys; print('RuntimeError: CUDA error: no kernel image is available for execution on "
@@ -54,14 +56,14 @@ def verify_fails_from(first_bad: str, ran: list[str]) -> Stage:
             if version.split(".dev")[1][:8] >= first_bad
             else "print('import vllm: ok')"
         )
-        ctx.check("verify", [PY, "-c", code], what="import check")
+        ctx.check([PY, "-c", code], what="import check")
 
     return run
 
 
-def ok(name: str) -> Stage:
+def ok(name: str) -> Run:
     def run(ctx: StageContext) -> None:
-        ctx.check(name, [PY, "-c", "print('ok')"], what=name)
+        ctx.check([PY, "-c", "print('ok')"], what=name)
 
     return run
 

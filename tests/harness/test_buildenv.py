@@ -161,8 +161,7 @@ def test_build_env_for_a_cuda_cell(tmp_path: Path) -> None:
     assert result.env["NVCC_THREADS"] == "2"
     assert result.env["CUDA_HOME"] == str(toolkit)
     assert result.env["FETCHCONTENT_BASE_DIR"] == str(tmp_path / "fc" / "abc")
-    recorded = result.to_dict()
-    assert "MemAvailable 64.0 GiB" in recorded["reasons"]["MAX_JOBS"]
+    assert "MemAvailable 64.0 GiB" in result.reasons["MAX_JOBS"]
 
 
 def test_build_env_for_a_cpu_cell_without_arch(tmp_path: Path) -> None:

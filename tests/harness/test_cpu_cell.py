@@ -67,20 +67,19 @@ def test_cpu_reference_cell_passes_end_to_end(tmp_path: Path) -> None:
         (name, "pass") for name in ("resolve", "venv", "torch", "source", "verify", "suites")]  # fmt: skip
 
     facts = result.facts
-    assert facts["torch_version"] == "2.13.0+cpu" and facts["vllm_version"] == "0.32.0"
-    assert re.fullmatch(r"[0-9a-f]{40}", facts["torch_git_version"])
-    assert any(e.get("loaded_by") == "vllm" for e in facts["extensions"]), facts["extensions"]
-    assert facts["arch_audit"]["skipped"] == "CPU cell: no GPU code to audit"
-    assert (
-        facts["suites"]["tests"] > 0 and facts["suites"]["failures"] == 0 and facts["suites"]["errors"] == 0
-    )
-    assert set(facts["suites"]["suites"]) == {"kernels", "generation"}
+    assert facts.torch_version == "2.13.0+cpu" and facts.vllm_version == "0.32.0"
+    assert re.fullmatch(r"[0-9a-f]{40}", str(facts.torch_git_version))
+    assert any(e.loaded_by == "vllm" for e in facts.extensions), facts.extensions
+    assert facts.arch_audit is not None and facts.arch_audit.skipped == "CPU cell: no GPU code to audit"
+    counts = facts.suites
+    assert counts is not None and counts.tests > 0 and counts.failures == 0 and counts.errors == 0
+    assert set(counts.suites) == {"kernels", "generation"}
 
     suites = read_suites(cell_dir / "junit.xml")
     assert suites[0].name == "cpu_reference" and suites[0].failures == 0
     payload = [s for s in suites[1:] if s.tests]
     assert payload and all({p.name: p.value for p in s.properties()}["dtype"] == "float32" for s in payload)
-    assert json.loads((cell_dir / "result.json").read_text())["schema_version"] == 1
+    assert json.loads((cell_dir / "result.json").read_text())["schema_version"] == 2
 
     resumed = subprocess.run(
         [*argv, "--resume"], env=env, capture_output=True, text=True, timeout=300, check=False

@@ -11,7 +11,6 @@ from fakevllm import FakeVllm, make_fake_vllm
 
 from vllm_matrix import gitsource
 from vllm_matrix.errors import HarnessError
-from vllm_matrix.stages.base import StageFailed
 
 
 @pytest.fixture
@@ -90,17 +89,18 @@ def test_a_ref_missing_from_a_fresh_mirror_is_fetched_before_failing(fake: FakeV
     assert resolve(fake, "v9.9.9", tmp_path) == fake.commits["v0.1.0"]
 
 
-def test_missing_ref_is_a_stage_failure_naming_ref_and_url(fake: FakeVllm, tmp_path: Path) -> None:
-    with pytest.raises(StageFailed) as info:
+def test_missing_ref_is_a_git_error_naming_ref_and_url(fake: FakeVllm, tmp_path: Path) -> None:
+    # The git layer says what went wrong; the stage that called it issues the verdict.
+    with pytest.raises(gitsource.GitRefMissing) as info:
         resolve(fake, "no-such-branch", tmp_path)
     failure = info.value
-    assert failure.stage == "resolve"
+    assert failure.evidence == (f"git ref 'no-such-branch' not found in {fake.path}",)
     assert "no-such-branch" in failure.message and str(fake.path) in failure.message
     assert failure.log is not None and "unknown revision" in failure.log.read_text()
 
 
 def test_unreachable_repository_fails_the_clone(tmp_path: Path) -> None:
-    with pytest.raises(StageFailed) as info:
+    with pytest.raises(gitsource.GitError) as info:
         gitsource.resolve_ref(
             str(tmp_path / "nowhere"), "main", tmp_path / "git", tmp_path / "r.log", timeout_s=60
         )
@@ -109,7 +109,7 @@ def test_unreachable_repository_fails_the_clone(tmp_path: Path) -> None:
 
 
 def test_option_like_ref_is_refused(fake: FakeVllm, tmp_path: Path) -> None:
-    with pytest.raises(StageFailed):
+    with pytest.raises(gitsource.GitRefMissing):
         resolve(fake, "--all", tmp_path)
 
 

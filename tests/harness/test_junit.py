@@ -8,9 +8,11 @@ from pathlib import Path
 
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from vllm_matrix.junit import add_properties, read_suites, write_cell_junit
+from vllm_matrix.junit import cell_properties, read_suites, write_cell_junit
 from vllm_matrix.results import CellResult, StageRecord
+from vllm_matrix.stages.state import CellState, VllmChoice
 
+COMMIT = "8a919436b3f2d2e3afa784b4998dab4eb2722aa9"
 CELL = {
     "id": "n20261105_cu128_sm120_fa2_main",
     "python": "3.12",
@@ -43,7 +45,11 @@ def _failed_build(tmp_path: Path) -> CellResult:
             StageRecord("venv", "reused", 0.0, None, "built by x"),
             StageRecord("build", "fail", 12.5, "logs/build.log", "building vLLM failed (exit 1)"),
         ],
-        facts={"torch_version": "2.11.0.dev20261105+cu128", "build_key": "abc"},
+        facts=CellState(
+            torch_version="2.11.0.dev20261105+cu128",
+            build_key="abc",
+            vllm=VllmChoice("git", url="https://github.com/vllm-project/vllm.git", ref="main", commit=COMMIT),
+        ),
     )
 
 
@@ -105,9 +111,14 @@ def test_properties_are_added_to_real_pytest_xdist_junit_and_merged(tmp_path: Pa
         capture_output=True,
         check=False,
     )
-    add_properties(junit_xml, {"cell_id": "c1", "arch": "12.0"})
-    suite = read_suites(junit_xml)[0]
-    assert {p.name: p.value for p in suite.properties()} == {"cell_id": "c1", "arch": "12.0"}
+    # A suite that already says something about the cell (as the suites stage once stamped
+    # "outcome=running" while the cell still ran) must end up saying only the final outcome.
+    stale = read_suites(junit_xml)
+    stale[0].add_property("outcome", "running")
+    stale[0].add_property("pytest_own", "kept")
+    stale_xml = JUnitXml()
+    stale_xml.add_testsuite(stale[0])
+    stale_xml.write(str(junit_xml))
     result = CellResult(
         id="c1",
         run="r",
@@ -119,4 +130,12 @@ def test_properties_are_added_to_real_pytest_xdist_junit_and_merged(tmp_path: Pa
     merged = read_suites(write_cell_junit(result, tmp_path, [junit_xml, tmp_path / "missing.xml"]))
     assert [s.name for s in merged] == ["c1", "pytest"]
     assert merged[1].tests == 2 and merged[1].failures == 1
-    assert {p.name for p in merged[1].properties()} >= {"cell_id", "arch", "gpu", "outcome"}
+    props = [(p.name, p.value) for p in merged[1].properties()]
+    assert {name for name, _ in props} >= {"cell_id", "arch", "gpu", "outcome", "pytest_own"}
+    assert [value for name, value in props if name == "outcome"] == ["fail"]
+
+
+def test_the_vllm_commit_a_cell_built_is_a_property(tmp_path: Path) -> None:
+    props = cell_properties(_failed_build(tmp_path))
+    assert props["vllm_commit"] == COMMIT
+    assert props["torch_version"] == "2.11.0.dev20261105+cu128" and props["build_key"] == "abc"

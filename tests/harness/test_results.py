@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from vllm_matrix.errors import InputError
+from vllm_matrix.fileio import write_atomic
 from vllm_matrix.results import (
     SCHEMA_VERSION,
     CellResult,
@@ -16,7 +17,6 @@ from vllm_matrix.results import (
     check_run_name,
     latest_run,
     reports_dir,
-    write_atomic,
 )
 
 

@@ -21,7 +21,9 @@ from vllm_matrix.matrix import config, expand
 from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.results import RunStore
 from vllm_matrix.runner import Options, Runner, exit_code
-from vllm_matrix.stages.base import Stage, StageContext, StageSkipped
+from vllm_matrix.stages.base import StageContext, StageSkipped
+from vllm_matrix.stages.pipeline import Run
+from vllm_matrix.stages.state import ReusedBuild
 from vllm_matrix.workdir import Workdir
 
 PY = sys.executable
@@ -57,21 +59,21 @@ class Stages:
         self.calls: Counter[str] = Counter()
         self.behaviour: dict[tuple[str, str], str] = {}  # (cell, stage) -> python code
 
-    def stage(self, name: str) -> Stage:
+    def stage(self, name: str) -> Run:
         def run(ctx: StageContext) -> None:
             self.calls[f"{ctx.cell.id}:{name}"] += 1
             code = self.behaviour.get((ctx.cell.id, name), "print('ok')")
             if code == "raise-bug":
                 raise ZeroDivisionError("a harness bug")
-            ctx.check(name, [PY, "-c", code], what=f"{name} step")
+            ctx.check([PY, "-c", code], what=f"{name} step")
 
         return run
 
-    def mapping(self, *names: str) -> dict[str, Stage]:
+    def mapping(self, *names: str) -> dict[str, Run]:
         return {name: self.stage(name) for name in names}
 
 
-def runner(tmp_path: Path, cfg: config.MatrixConfig, stages: dict[str, Stage], *, run: str = "r1",
+def runner(tmp_path: Path, cfg: config.MatrixConfig, stages: dict[str, Run], *, run: str = "r1",
            hardware: Hardware | None = None, **options: bool) -> Runner:  # fmt: skip
     work = Workdir.resolve(tmp_path / "work", {"UV_CACHE_DIR": str(tmp_path / "uv")})
     work.ensure()
@@ -139,14 +141,14 @@ def test_cells_sharing_a_build_key_build_once_and_a_new_run_reuses_it(tmp_path: 
     results = runner(tmp_path, cfg, fake.mapping(*FAKE_INSTALL)).run(cells)
     assert [r.outcome for r in results] == ["pass"] * 3
     assert fake.calls["c0:torch"] == 1 and fake.calls["c1:torch"] == 0 and fake.calls["c2:source"] == 0
-    assert {r.facts["build_key"] for r in results} == {results[0].facts["build_key"]}
+    assert {r.facts.build_key for r in results} == {results[0].facts.build_key}
     statuses = {s.name: s.status for s in results[1].stages}
     assert statuses == {"resolve": "pass", "venv": "reused", "torch": "reused", "source": "reused",
                         "verify": "pass", "suites": "pass"}  # fmt: skip
     assert fake.calls["c1:verify"] == 1 and fake.calls["c2:suites"] == 1
     again = runner(tmp_path, cfg, fake.mapping(*FAKE_INSTALL), run="r2").run(cells[:1])
     assert fake.calls["c0:torch"] == 1
-    assert again[0].facts["reused_build"] == {"cell": "c0", "run": "r1"}
+    assert again[0].facts.reused_build == ReusedBuild("c0", "r1")
 
 
 def test_a_failed_build_is_not_retried_by_the_next_cell_with_its_key(tmp_path: Path) -> None:
@@ -198,7 +200,7 @@ def test_gpu_cells_skip_here_unless_forced(tmp_path: Path) -> None:
     assert not fake.calls and exit_code([skipped]) == 0
     (forced,) = runner(tmp_path, cfg, fake.mapping(*FAKE_INSTALL), run="r2", force=True).run(cells)
     assert forced.outcome == "pass" and fake.calls["blackwell:suites"] == 1
-    assert forced.facts["forced"].startswith("needs an NVIDIA sm_120 GPU")
+    assert str(forced.facts.forced).startswith("needs an NVIDIA sm_120 GPU")
 
 
 def test_a_stage_skip_makes_the_cell_skip(tmp_path: Path) -> None:
@@ -232,12 +234,12 @@ def test_stage_failed_with_a_known_class_keeps_it(tmp_path: Path) -> None:
     def torch_ok(ctx: StageContext) -> None:
         site = ctx.venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
         _dist(site, "2.13.0+cpu")
-        ctx.record["torch_version"] = "2.13.0+cpu"
+        ctx.state.torch_version = "2.13.0+cpu"
 
     def source_replaces_torch(ctx: StageContext) -> None:
         site = next(ctx.venv.glob("lib/python*/site-packages"))
         _dist(site, "2.9.0", remove="2.13.0+cpu")
-        torch_stage.ensure_unchanged(ctx, "source")
+        torch_stage.ensure_unchanged(ctx)
 
     stages: dict[str, Callable[[StageContext], None]] = {"torch": torch_ok, "source": source_replaces_torch}
     (result,) = runner(tmp_path, cfg, stages).run(cells)

@@ -42,6 +42,7 @@ from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.results import CellResult, RunStore
 from vllm_matrix.runner import Runner
+from vllm_matrix.stages.state import PrepareFacts
 from vllm_matrix.workdir import Workdir
 
 pytestmark = pytest.mark.slow
@@ -111,12 +112,17 @@ def stage_status(result: CellResult) -> dict[str, str]:
 
 
 def site_packages(result: CellResult) -> Path:
-    return next(Path(result.facts["venv"]).glob("lib/python*/site-packages"))
+    return next(Path(str(result.facts.venv)).glob("lib/python*/site-packages"))
 
 
 def build_info(result: CellResult) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((site_packages(result) / "vllm" / "_build_info.json").read_text())
     return data
+
+
+def _prepare(result: CellResult) -> PrepareFacts:
+    assert result.facts.prepare is not None, "prepare did not run"
+    return result.facts.prepare
 
 
 def classifier_present() -> bool:
@@ -127,14 +133,14 @@ def test_git_source_builds_verifies_and_runs_the_suites(world: Setup) -> None:
     result = world.run(cell("good", "git:main"))
     assert result.outcome == "pass", (result.stage, result.message, result.evidence)
     assert list(stage_status(result).values()) == ["pass"] * 8
-    assert result.facts["vllm"]["commit"] == world.fake.commits["main"]
-    assert result.facts["torch_version"] == nightly_version(GOOD_DATE)
-    assert result.facts["prepare"]["use_existing_torch"] == "--prefix"
-    assert result.facts["prepare"]["build_requirements"] == "requirements/build.txt"
-    seen, chosen = build_info(result), result.facts["build_env"]
-    assert seen["TORCH_CUDA_ARCH_LIST"] == ARCH
-    assert seen["MAX_JOBS"] == chosen["MAX_JOBS"]
-    assert "MemAvailable" in chosen["reasons"]["MAX_JOBS"]
+    assert result.facts.vllm_commit == world.fake.commits["main"]
+    assert result.facts.torch_version == nightly_version(GOOD_DATE)
+    assert _prepare(result).use_existing_torch == "--prefix"
+    assert _prepare(result).build_requirements == "requirements/build.txt"
+    seen, chosen = build_info(result), result.facts.build_env
+    assert chosen is not None and seen["TORCH_CUDA_ARCH_LIST"] == ARCH
+    assert seen["MAX_JOBS"] == chosen.env["MAX_JOBS"]
+    assert "MemAvailable" in chosen.reasons["MAX_JOBS"]
     assert seen["VLLM_TARGET_DEVICE"] == "cpu"
     assert seen["torch"] == nightly_version(GOOD_DATE)  # built against the nightly, not the pin
     assert Path(seen["FETCHCONTENT_BASE_DIR"]).name == world.fake.commits["main"]
@@ -142,17 +148,17 @@ def test_git_source_builds_verifies_and_runs_the_suites(world: Setup) -> None:
 
 def test_worktree_is_per_commit_and_build_key_and_pins_were_dropped(world: Setup) -> None:
     result = world.run(cell("good", "git:main"))
-    tree = Path(result.facts["source_dir"])
-    assert tree.name == f"{world.fake.commits['main'][:12]}-{result.facts['build_key']}"
+    tree = Path(str(result.facts.source_dir))
+    assert tree.name == f"{world.fake.commits['main'][:12]}-{result.facts.build_key}"
     assert "torch" not in (tree / "requirements" / "common.txt").read_text()
     assert "torch" in (world.fake.path / "requirements" / "common.txt").read_text()  # mirror untouched
 
 
 def test_verify_recorded_the_torch_nightly_and_vllm(world: Setup) -> None:
     result = world.run(cell("good", "git:main"))
-    assert result.facts["vllm_version"] == "0.1.0"
-    assert result.facts["torch_git_version"]
-    assert [e["module"] for e in result.facts["extensions"]] == ["vllm._C"]
+    assert result.facts.vllm_version == "0.1.0"
+    assert result.facts.torch_git_version
+    assert [e.module for e in result.facts.extensions] == ["vllm._C"]
 
 
 def test_compile_error_fails_at_build(world: Setup) -> None:
@@ -210,7 +216,7 @@ def test_path_source_builds_a_copy_and_leaves_the_checkout_alone(world: Setup) -
     before = {p: p.read_bytes() for p in checkout.rglob("*.txt") if ".git" not in p.parts}
     result = world.run(cell("path_source", f"path:{checkout}", suites=("kernels",)))
     assert result.outcome == "pass", (result.stage, result.message, result.evidence)
-    tree = Path(result.facts["source_dir"])
+    tree = Path(str(result.facts.source_dir))
     assert tree != checkout
     assert build_info(result)["TORCH_CUDA_ARCH_LIST"] == ARCH
     assert {p: p.read_bytes() for p in before} == before  # prepare rewrote the copy, not the checkout
@@ -221,7 +227,7 @@ def test_a_second_cell_with_the_same_build_key_reuses_the_build(world: Setup) ->
     first = world.run(cell("good", "git:main"))
     second = world.run(dataclasses.replace(cell("good_fp32_again", "git:main"), dtype="bfloat16"))
     assert second.outcome == "pass", (second.stage, second.message)
-    assert second.facts["build_key"] == first.facts["build_key"]
+    assert second.facts.build_key == first.facts.build_key
     statuses = stage_status(second)
     assert [statuses[s] for s in ("venv", "torch", "source", "prepare", "build")] == ["reused"] * 5
     assert statuses["verify"] == statuses["suites"] == "pass"

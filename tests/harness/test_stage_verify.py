@@ -31,8 +31,8 @@ def _so(path: Path, source: str) -> None:
 
 
 def _venv_with_packages(tmp_path: Path, fields: dict[str, object], broken: bool) -> StageContext:
-    ctx = context(tmp_path, fields, {"PATH": os.environ["PATH"]})
-    venv.run(ctx)
+    ctx = context(tmp_path, fields, {"PATH": os.environ["PATH"]}, stage="verify")
+    venv.run(ctx.bound("venv"))
     site = next(ctx.venv.glob("lib/python*/site-packages"))
     (site / "torch").mkdir()
     (site / "torch" / "__init__.py").write_text("__version__ = '2.13.0+cpu'\nfrom . import version\n")
@@ -44,17 +44,18 @@ def _venv_with_packages(tmp_path: Path, fields: dict[str, object], broken: bool)
     _so(site / "vllm" / "helpers.abi3.so", "int helper(void) { return 1; }\n")
     body = f"extern int {SYMBOL}(void);\nint use(void) {{ return {SYMBOL}(); }}\n" if broken else "int ok;\n"
     _so(site / "vllm" / "_C.abi3.so", body)
-    ctx.record["torch_version"] = "2.13.0+cpu"
+    ctx.state.torch_version = "2.13.0+cpu"
     return ctx
 
 
 def test_a_loadable_vllm_records_versions_and_extensions(tmp_path: Path) -> None:
     ctx = _venv_with_packages(tmp_path, {}, broken=False)
     verify.run(ctx)
-    assert ctx.record["torch_git_version"] == "cf30153c" and ctx.record["vllm_version"] == "0.99.0"
-    assert [(e["file"], e["ok"]) for e in ctx.record["extensions"]] == [
+    assert ctx.state.torch_git_version == "cf30153c" and ctx.state.vllm_version == "0.99.0"
+    assert [(e.file, e.ok) for e in ctx.state.extensions] == [
         ("vllm/_C.abi3.so", True), ("vllm/helpers.abi3.so", True)]  # fmt: skip
-    assert ctx.record["arch_audit"]["skipped"] == "CPU cell: no GPU code to audit"
+    assert ctx.state.arch_audit is not None
+    assert ctx.state.arch_audit.skipped == "CPU cell: no GPU code to audit"
 
 
 def test_an_undefined_symbol_fails_verify_with_the_loader_message_in_the_log(tmp_path: Path) -> None:
@@ -62,21 +63,21 @@ def test_an_undefined_symbol_fails_verify_with_the_loader_message_in_the_log(tmp
     with pytest.raises(StageFailed) as caught:
         verify.run(ctx)
     assert caught.value.message == "compiled extensions failed to load: vllm._C"
-    assert f"undefined symbol: {SYMBOL}" in ctx.log_path("verify").read_text()
+    assert f"undefined symbol: {SYMBOL}" in ctx.log.read_text()
 
 
 def test_gpu_cells_get_the_arch_audit(tmp_path: Path) -> None:
     ctx = _venv_with_packages(tmp_path, {"gpu": "sm_120", "cuda": "cu128", "arch": "12.0"}, broken=False)
     verify.run(ctx)
-    audit = ctx.record["arch_audit"]
-    assert audit["gpu"] == "sm_120"
-    assert {Path(e["path"]).name: e["verdict"] for e in audit["extensions"]} == {
+    audit = ctx.state.arch_audit
+    assert audit is not None and audit.gpu == "sm_120"
+    assert {Path(e["path"]).name: e["verdict"] for e in audit.extensions} == {
         "_C.abi3.so": "no-fatbin", "helpers.abi3.so": "no-fatbin"}  # fmt: skip
 
 
 def test_torch_replaced_before_verify_is_caught(tmp_path: Path) -> None:
     ctx = _venv_with_packages(tmp_path, {}, broken=False)
-    ctx.record["torch_version"] = "2.12.0+cpu"
+    ctx.state.torch_version = "2.12.0+cpu"
     with pytest.raises(StageFailed) as caught:
         verify.run(ctx)
     assert caught.value.klass == "TORCH_OVERRIDDEN"

@@ -24,15 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from vllm_matrix.errors import InputError
+from vllm_matrix.matrix.names import STAGES
 
-# The runner's stages, in order. verify = import + torch-not-replaced check + arch audit;
-# suites = kernel checks and generation.
-STAGES = ("resolve", "venv", "torch", "source", "prepare", "build", "verify", "suites")
-
-# The stage words of shared/reference/failure-catalogue.md, mapped onto the runner's stages.
+# The stage words of the reference failure table, mapped onto the runner's stages.
 STAGE_WORDS: dict[str, tuple[str, ...]] = {
     "install": ("venv", "torch", "prepare", "build"),
-    "configure": ("build",),  # CMake runs inside `pip install -e .`
+    "configure": ("build",),  # CMake runs inside the build stage's `uv pip install`
     "import": ("verify",),
     "kernel": ("suites",),
     "kernel check": ("suites",),

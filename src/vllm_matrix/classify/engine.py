@@ -48,7 +48,6 @@ from vllm_matrix.classify.catalogue import Catalogue, Signature
 from vllm_matrix.classify.linematch import Block, compile_matcher
 from vllm_matrix.errors import InputError
 
-STAGES = catalogue.STAGES  # the runner's stage names, re-exported for callers
 OTHER = "OTHER"
 OTHER_HINT = "no known failure signature matched: read the evidence line and the log"
 MAX_NOTES = 5

@@ -15,11 +15,11 @@ import json
 import sys
 from pathlib import Path
 
-from vllm_matrix.classify import catalogue
 from vllm_matrix.classify import engine as classify
 from vllm_matrix.classify.engine import Diagnosis
 from vllm_matrix.errors import EXIT_OK
 from vllm_matrix.matrix import config
+from vllm_matrix.matrix.names import STAGES
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,9 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("logfile", metavar="LOGFILE", help="the log of a failed stage ('-': stdin)")
-    parser.add_argument(
-        "--stage", choices=catalogue.STAGES, help="the stage that failed (narrows the classes)"
-    )
+    parser.add_argument("--stage", choices=STAGES, help="the stage that failed (narrows the classes)")
     parser.add_argument(
         "--catalogue", action="append", default=[], metavar="FILE", help="extra catalogue file (repeatable)"
     )

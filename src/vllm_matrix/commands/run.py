@@ -23,7 +23,8 @@ from vllm_matrix.commands import load_cells, report
 from vllm_matrix.errors import InputError
 from vllm_matrix.matrix import expand
 from vllm_matrix.matrix.cell import Cell
-from vllm_matrix.results import RunStore, check_run_name, latest_run, new_run_name, reports_dir, utc_now
+from vllm_matrix.matrix.names import new_run_name
+from vllm_matrix.results import RunStore, check_run_name, latest_run, reports_dir, utc_now
 from vllm_matrix.runner import Options, Runner, exit_code
 from vllm_matrix.workdir import Workdir
 

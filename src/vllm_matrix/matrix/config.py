@@ -17,21 +17,11 @@ from typing import Any
 
 from vllm_matrix.errors import InputError
 from vllm_matrix.matrix.fields import BUILTIN_DEFAULTS, CHECKERS, check_id
+from vllm_matrix.matrix.names import DEFAULT_TIMEOUTS, STAGES
 from vllm_matrix.matrix.specs import SpecError, expand_torch_value
 
 MATRIX_ENV = "VLLM_MATRIX_FILE"
 DEFAULT_MATRIX = "matrix.toml"
-STAGES = ("resolve", "venv", "torch", "source", "prepare", "build", "verify", "suites")
-DEFAULT_TIMEOUTS = {
-    "resolve": 300,
-    "venv": 300,
-    "torch": 1800,
-    "source": 1800,
-    "prepare": 1800,
-    "build": 4 * 3600,
-    "verify": 600,
-    "suites": 3600,
-}
 DEFAULT_TEMPLATE = "{torch}_{cuda}_{arch}_{flash_attn}_{vllm}_{dtype}"
 DEFAULT_INDEXES = {
     "nightly": "https://download.pytorch.org/whl/nightly",

@@ -1,25 +1,29 @@
-"""What every stage shares: the context it runs in and the two ways it can end a cell early.
+"""What every stage shares: the context it runs in, bound to it, and the ways it can end a cell early.
 
-A stage is a module with ``run(ctx: StageContext) -> None``. It runs its
-subprocesses through ``ctx.run`` / ``ctx.check`` (logged to
-``<cell_dir>/logs/<stage>.log`` with the stage's timeout from matrix.toml),
-writes the facts it learns into ``ctx.record`` (they end up in result.json),
-and raises ``StageFailed`` (a verdict about the cell), ``StageSkipped`` or
-``StageError`` (the machine cannot run it). Any other exception is a harness
-bug: the runner records the cell as ``error`` and goes on with the next cell.
+A stage is a function ``run(ctx: StageContext) -> None`` (``stages.pipeline``
+lists them). ``ctx`` is bound to the running stage: ``ctx.run`` / ``ctx.check``
+log to ``<cell_dir>/logs/<stage>.log`` under the stage's timeout from
+matrix.toml, ``ctx.note`` adds a line to that log, and ``ctx.state`` is the
+cell's typed ``CellState`` that the stage fills in. A stage ends the cell by
+raising ``StageFailed`` (a verdict about the cell; ``ctx.fail`` makes one),
+``StageSkipped`` or ``StageError`` (the machine cannot run it). Any other
+exception is a harness bug: the runner records the cell as ``error`` and goes
+on with the next cell.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from vllm_matrix import fileio
 from vllm_matrix.hardware import Hardware
 from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.proc import ProcResult, run_logged
+from vllm_matrix.stages.state import CellState
 from vllm_matrix.workdir import Workdir
 
 
@@ -68,54 +72,72 @@ class StageError(Exception):
         self.message = message
 
 
-@dataclass
+@dataclass(frozen=True)
 class StageContext:
-    """Everything a stage needs; ``record`` collects the facts for result.json."""
+    """One stage's view of its cell: where it writes, what it runs with, and the cell's state."""
 
+    stage: str
     cell: Cell
     config: MatrixConfig
     work: Workdir
     cell_dir: Path
-    venv: Path
-    env: dict[str, str]
-    record: dict[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str]
+    state: CellState = field(default_factory=CellState)
     hardware: Hardware = field(default_factory=Hardware)
     run_name: str = ""  # the run this cell belongs to (reports/<run>/)
+
+    def bound(self, stage: str) -> StageContext:
+        """The same cell's context for another stage (the state is shared, not copied)."""
+        return dataclasses.replace(self, stage=stage)
+
+    @property
+    def venv(self) -> Path:
+        """The cell's venv: the resolved build key's once resolve ran, else the unresolved group's."""
+        return Path(self.state.venv) if self.state.venv else self.work.venvs / self.cell.build_group
 
     @property
     def python(self) -> Path:
         """The cell venv's interpreter."""
         return self.venv / "bin" / "python"
 
-    def log_path(self, stage: str) -> Path:
-        """The stage's log file."""
+    @property
+    def log(self) -> Path:
+        """This stage's log file."""
+        return self.log_of(self.stage)
+
+    def log_of(self, stage: str) -> Path:
+        """Another stage's log file in this cell."""
         return self.cell_dir / "logs" / f"{stage}.log"
 
-    def timeout(self, stage: str) -> float:
-        """The stage's timeout from matrix.toml [timeouts]."""
-        return float(self.config.timeouts[stage])
+    @property
+    def timeout(self) -> float:
+        """This stage's timeout from matrix.toml [timeouts]."""
+        return float(self.config.timeouts[self.stage])
+
+    def note(self, line: str) -> None:
+        """Add one line of the harness's own to this stage's log."""
+        fileio.append(self.log, line)
+
+    def fail(self, message: str, *, klass: str | None = None, evidence: Sequence[str] = ()) -> StageFailed:
+        """A verdict of this stage, pointing at its log (raise it)."""
+        return StageFailed(self.stage, message, log=self.log, klass=klass, evidence=evidence)
 
     def run(
-        self,
-        stage: str,
-        argv: Sequence[str | Path],
-        *,
-        env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
+        self, argv: Sequence[str | Path], *, env: Mapping[str, str] | None = None, cwd: Path | None = None
     ) -> ProcResult:
-        """Run ``argv`` logged to the stage's log, with ``ctx.env`` overlaid by ``env``."""
-        full_env = {**self.env, **(env or {})}
+        """Run ``argv`` logged to this stage's log, with ``ctx.env`` overlaid by ``env``."""
         return run_logged(
             [str(a) for a in argv],
-            self.log_path(stage),
-            timeout_s=self.timeout(stage),
-            env=full_env,
+            self.log,
+            timeout_s=self.timeout,
+            env={**self.env, **(env or {})},
             cwd=cwd,
+            children=self.work.children,
+            label=f"{self.cell.id}/{self.stage}",
         )
 
     def check(
         self,
-        stage: str,
         argv: Sequence[str | Path],
         *,
         env: Mapping[str, str] | None = None,
@@ -123,10 +145,7 @@ class StageContext:
         what: str,
     ) -> ProcResult:
         """``run``, raising StageFailed naming ``what`` unless it exited 0 in time."""
-        result = self.run(stage, argv, env=env, cwd=cwd)
+        result = self.run(argv, env=env, cwd=cwd)
         if not result.ok:
-            raise StageFailed(stage, f"{what} failed ({result.describe()})", log=result.log)
+            raise self.fail(f"{what} failed ({result.describe()})")
         return result
-
-
-Stage = Callable[[StageContext], None]

@@ -7,7 +7,7 @@ installed, and a worktree can be reused or removed without breaking a venv.
 one (uv would otherwise reuse its cached wheel for an unchanged tree).
 
 MAX_JOBS and the other choices come from ``buildenv`` and are printed before
-the build starts (it can take hours) and recorded as ``record["build_env"]``.
+the build starts (it can take hours) and recorded as ``state.build_env``.
 """
 
 from __future__ import annotations
@@ -18,19 +18,17 @@ import shutil
 import sys
 from pathlib import Path
 
-from vllm_matrix import buildenv
+from vllm_matrix import buildenv, fileio
 from vllm_matrix.stages import torch, uv
 from vllm_matrix.stages.base import StageContext
+from vllm_matrix.stages.state import BuildEnvFacts, VllmChoice
 
-STAGE = "build"
 
-
-def source_id(vllm: dict[str, str]) -> str:
+def source_id(vllm: VllmChoice) -> str:
     """What names the source for shared caches: the commit, else a hash of the checkout path."""
-    commit = vllm.get("commit")
-    if commit:
-        return commit
-    return "path-" + hashlib.sha256(vllm.get("path", "").encode()).hexdigest()[:16]
+    if vllm.commit:
+        return vllm.commit
+    return "path-" + hashlib.sha256((vllm.path or "").encode()).hexdigest()[:16]
 
 
 def environment(ctx: StageContext, tree: Path) -> buildenv.BuildEnv:
@@ -38,7 +36,7 @@ def environment(ctx: StageContext, tree: Path) -> buildenv.BuildEnv:
     return buildenv.build_env(
         cuda=ctx.cell.cuda,
         arch_list=ctx.cell.arch,
-        fetchcontent_dir=ctx.work.fetchcontent / source_id(ctx.record["vllm"]),
+        fetchcontent_dir=ctx.work.fetchcontent / source_id(_vllm(ctx)),
         cache_dir=ctx.work.ccache,
         source_dir=tree,
         environ=ctx.env,
@@ -57,25 +55,26 @@ def argv(ctx: StageContext, tree: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def _vllm(ctx: StageContext) -> VllmChoice:
+    assert ctx.state.vllm is not None  # resolve ran
+    return ctx.state.vllm
+
+
 def run(ctx: StageContext) -> None:
-    """Build and install vLLM from ``record["source_dir"]``; then torch must be unchanged."""
-    tree = Path(ctx.record["source_dir"])
+    """Build and install vLLM from ``state.source_dir``; then torch must be unchanged."""
+    tree = Path(str(ctx.state.source_dir))
     env = environment(ctx, tree)
-    ctx.record["build_env"] = env.to_dict()
+    ctx.state.build_env = BuildEnvFacts(dict(env.env), dict(env.reasons))
     Path(env.env["FETCHCONTENT_BASE_DIR"]).mkdir(parents=True, exist_ok=True)
     announce(ctx, env)
     extra = {"GIT_OPTIONAL_LOCKS": "0"}  # version tools must not rewrite a path source's index
-    ctx.check(STAGE, argv(ctx, tree), env={**env.env, **extra}, cwd=tree, what="building vLLM")
-    torch.ensure_unchanged(ctx, STAGE)
+    ctx.check(argv(ctx, tree), env={**env.env, **extra}, cwd=tree, what="building vLLM")
+    torch.ensure_unchanged(ctx)
 
 
 def announce(ctx: StageContext, env: buildenv.BuildEnv) -> None:
     """Print MAX_JOBS and its reason, and write the whole build environment at the top of the log."""
     print(f"[{ctx.cell.id}] build: {env.reasons['MAX_JOBS']}", file=sys.stderr, flush=True)
-    log = ctx.log_path(STAGE)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8") as fh:
-        for key, value in sorted(env.env.items()):
-            fh.write(f"[build env] {key}={value}\n")
-        for key, why in sorted(env.reasons.items()):
-            fh.write(f"[build env] {key}: {why}\n")
+    lines = [f"[build env] {key}={value}" for key, value in sorted(env.env.items())]
+    lines += [f"[build env] {key}: {why}" for key, why in sorted(env.reasons.items())]
+    fileio.append(ctx.log, "\n".join(lines))

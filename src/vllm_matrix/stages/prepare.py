@@ -19,8 +19,8 @@ from pathlib import Path
 from vllm_matrix.buildenv import target_device
 from vllm_matrix.stages import torch, uv
 from vllm_matrix.stages.base import StageContext
+from vllm_matrix.stages.state import PrepareFacts
 
-STAGE = "prepare"
 SCRIPT = "use_existing_torch.py"
 # Build requirement files by target device, newest layout first.
 BUILD_REQUIREMENTS = {
@@ -51,34 +51,26 @@ def build_requirements(tree: Path, device: str) -> Path | None:
 
 def run(ctx: StageContext) -> None:
     """Run use_existing_torch.py, install the build requirements, check torch; record what was done."""
-    tree = Path(ctx.record["source_dir"])
-    done = {"use_existing_torch": use_existing_torch(ctx, tree)}
+    tree = Path(str(ctx.state.source_dir))
+    script = use_existing_torch(ctx, tree)
     requirements = build_requirements(tree, target_device(ctx.cell.cuda))
     if requirements is None:
-        done["build_requirements"] = "none found: nothing installed"
-        _log(ctx, "[no build requirements file in the tree; nothing installed]")
+        installed = "none found: nothing installed"
+        ctx.note("[no build requirements file in the tree; nothing installed]")
     else:
-        rel = str(requirements.relative_to(tree))
-        uv.pip_install(ctx, STAGE, ["-r", str(requirements)], what=f"installing {rel}")
-        done["build_requirements"] = rel
-    ctx.record["prepare"] = done
-    torch.ensure_unchanged(ctx, STAGE)
+        installed = str(requirements.relative_to(tree))
+        uv.pip_install(ctx, ["-r", str(requirements)], what=f"installing {installed}")
+    ctx.state.prepare = PrepareFacts(script, installed)
+    torch.ensure_unchanged(ctx)
 
 
 def use_existing_torch(ctx: StageContext, tree: Path) -> str:
     """Run the ref's script with the venv's python (``--prefix`` where supported); say what ran."""
     script = tree / SCRIPT
     if not script.is_file():
-        _log(ctx, f"[{SCRIPT} not in this ref: the requirement files keep their torch pins]")
+        ctx.note(f"[{SCRIPT} not in this ref: the requirement files keep their torch pins]")
         return "absent"
     prefix = supports_prefix(script.read_text(encoding="utf-8", errors="replace"))
     argv = [str(ctx.python), SCRIPT, *(["--prefix"] if prefix else [])]
-    ctx.check(STAGE, argv, cwd=tree, what=SCRIPT)
+    ctx.check(argv, cwd=tree, what=SCRIPT)
     return "--prefix" if prefix else "legacy (drops every line mentioning torch)"
-
-
-def _log(ctx: StageContext, line: str) -> None:
-    log = ctx.log_path(STAGE)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write(line + "\n")

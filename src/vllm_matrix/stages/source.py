@@ -1,4 +1,8 @@
-"""source: the vLLM tree a cell builds, for ``git:`` and ``path:`` sources.
+"""source: the vLLM a cell builds (a tree), or the prebuilt vLLM it installs (a wheel).
+
+``wheel:`` installs the released or nightly wheel into the cell venv; nothing is
+built. PyPI's torchvision/torchaudio/torchcodec are kept out by the override
+file, and torch must be the same before and after (TORCH_OVERRIDDEN).
 
 ``git:`` gets a worktree of the work dir's bare mirror at the resolved commit,
 one per (commit, build key) because the build writes into the tree.
@@ -25,14 +29,14 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
-from vllm_matrix import gitsource
+from vllm_matrix import fileio, gitsource
 from vllm_matrix.errors import HarnessError
 from vllm_matrix.matrix.cell import slug
-from vllm_matrix.stages.base import StageContext, StageFailed
+from vllm_matrix.stages import torch, uv
+from vllm_matrix.stages.base import StageContext
+from vllm_matrix.stages.state import VllmChoice
 
-STAGE = "source"
 MANIFEST = ".vllm-matrix-snapshot.json"
 # Skipped when a path source is not a git repository (git's ignore rules decide otherwise).
 NOT_SOURCE = {
@@ -50,51 +54,56 @@ NOT_SOURCE_SUFFIXES = (".so", ".pyc", ".o")
 
 
 def run(ctx: StageContext) -> None:
-    """Make the source tree for the cell's resolved vLLM and record it as ``record["source_dir"]``."""
-    vllm = ctx.record["vllm"]
-    if vllm["kind"] == "git":
-        tree = git_tree(ctx, vllm)
-    elif vllm["kind"] == "path":
-        tree = path_tree(ctx, vllm)
+    """Install the wheel, or make the source tree for the resolved vLLM (``state.source_dir``)."""
+    vllm = ctx.state.vllm
+    assert vllm is not None  # resolve ran
+    if vllm.kind == "wheel":
+        install_wheel(ctx, vllm)
+    elif vllm.kind == "git":
+        ctx.state.source_dir = str(git_tree(ctx, vllm))
+    elif vllm.kind == "path":
+        ctx.state.source_dir = str(path_tree(ctx, vllm))
     else:
-        raise HarnessError(f"the source stage builds git: and path: sources, not {vllm['kind']}:")
-    ctx.record["source_dir"] = str(tree)
+        raise HarnessError(f"the source stage has no {vllm.kind}: sources")
 
 
-def git_tree(ctx: StageContext, vllm: dict[str, Any]) -> Path:
+def install_wheel(ctx: StageContext, vllm: VllmChoice) -> None:
+    """``uv pip install <requirement>`` into the cell venv, then the TORCH_OVERRIDDEN check."""
+    requirement = str(vllm.requirement)
+    uv.pip_install(ctx, [requirement], what=f"installing {requirement}")
+    torch.ensure_unchanged(ctx)
+
+
+def git_tree(ctx: StageContext, vllm: VllmChoice) -> Path:
     """The worktree of the resolved commit for this build key."""
-    log = ctx.log_path(STAGE)
-    mirror = gitsource.mirror_path(ctx.work.git_dir, vllm["url"])
-    if not (mirror / "HEAD").is_file():
-        mirror = gitsource.update_mirror(vllm["url"], ctx.work.git_dir, log, timeout_s=ctx.timeout(STAGE),
-                                         env=ctx.env, stage=STAGE)  # fmt: skip
-    dest = gitsource.worktree_path(ctx.work.worktrees, vllm["commit"], ctx.venv.name)
-    return gitsource.ensure_worktree(mirror, vllm["commit"], dest, log, timeout_s=ctx.timeout(STAGE),
-                                     env=ctx.env, stage=STAGE)  # fmt: skip
+    url, commit = str(vllm.url), str(vllm.commit)
+    try:
+        mirror = gitsource.mirror_path(ctx.work.git_dir, url)
+        if not (mirror / "HEAD").is_file():
+            mirror = gitsource.update_mirror(
+                url, ctx.work.git_dir, ctx.log, timeout_s=ctx.timeout, env=ctx.env
+            )
+        dest = gitsource.worktree_path(ctx.work.worktrees, commit, ctx.venv.name)
+        return gitsource.ensure_worktree(mirror, commit, dest, ctx.log, timeout_s=ctx.timeout, env=ctx.env)
+    except gitsource.GitError as exc:
+        raise ctx.fail(exc.message, evidence=exc.evidence) from None
 
 
-def path_tree(ctx: StageContext, vllm: dict[str, Any]) -> Path:
+def path_tree(ctx: StageContext, vllm: VllmChoice) -> Path:
     """A synced copy of the user's checkout for this build key (see the module docstring for why)."""
-    src = Path(vllm["path"])
+    src = Path(str(vllm.path))
     if not src.is_dir():
-        raise StageFailed(STAGE, f"path source {src} is not a directory", log=ctx.log_path(STAGE))
+        raise ctx.fail(f"path source {src} is not a directory")
     tag = hashlib.sha256(str(src).encode()).hexdigest()[:8]
     dest = ctx.work.worktrees / f"path-{slug(src.name)}-{tag}-{ctx.venv.name}"
-    files = source_files(src, ctx.log_path(STAGE))
+    files = source_files(ctx, src)
     copied = sync_tree(src, dest, files)
     link_git(src, dest)
-    _log(ctx, f"[path source {src} mirrored to {dest}: {len(files)} files, {copied} copied]")
+    ctx.note(f"[path source {src} mirrored to {dest}: {len(files)} files, {copied} copied]")
     return dest
 
 
-def _log(ctx: StageContext, line: str) -> None:
-    log = ctx.log_path(STAGE)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
-
-
-def source_files(src: Path, log: Path) -> list[str]:
+def source_files(ctx: StageContext, src: Path) -> list[str]:
     """Relative paths of the checkout's source: what git would commit, else a walk minus build outputs."""
     if (src / ".git").exists():
         proc = subprocess.run(
@@ -104,8 +113,7 @@ def source_files(src: Path, log: Path) -> list[str]:
         if proc.returncode == 0:
             names = [n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
             return sorted(n for n in dict.fromkeys(names) if (src / n).is_file())
-        raise StageFailed(STAGE, f"git ls-files in {src} failed: {proc.stderr.decode(errors='replace')}",
-                          log=log)  # fmt: skip
+        raise ctx.fail(f"git ls-files in {src} failed: {proc.stderr.decode(errors='replace')}")
     return sorted(_walk(src))
 
 
@@ -134,7 +142,7 @@ def sync_tree(src: Path, dest: Path, files: list[str]) -> int:
         copied += 1
     for name in previous - set(files):
         (dest / name).unlink(missing_ok=True)
-    manifest.write_text(json.dumps(files))
+    fileio.write_json(manifest, files)
     return copied
 
 

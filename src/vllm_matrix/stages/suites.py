@@ -14,16 +14,14 @@ import shutil
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from junitparser import JUnitXmlError
 
 from vllm_matrix import junit
-from vllm_matrix.results import CellResult
 from vllm_matrix.stages import torch, uv
-from vllm_matrix.stages.base import StageContext, StageError, StageFailed
+from vllm_matrix.stages.base import StageContext, StageError
+from vllm_matrix.stages.state import SuiteCounts
 
-STAGE = "suites"
 PAYLOAD_ENV = "VLLM_MATRIX_PAYLOAD_DIR"
 PAYLOAD_INI = "pytest-payload.ini"
 DEPENDENCIES = ("pytest", "pytest-xdist", "hypothesis", "transformers")
@@ -43,16 +41,17 @@ def run(ctx: StageContext) -> None:
     tests = payload_dir(ctx.env)
     suites = [tests / name for name in ctx.cell.suites if (tests / name).is_dir()]
     if not suites or not (tests / PAYLOAD_INI).is_file():
-        raise StageError(STAGE, f"payload suites {list(ctx.cell.suites)} not found under {tests}")
+        raise StageError(ctx.stage, f"payload suites {list(ctx.cell.suites)} not found under {tests}")
     install_dependencies(ctx)
-    torch.ensure_unchanged(ctx, STAGE)
+    torch.ensure_unchanged(ctx)
     out = ctx.cell_dir / PYTEST_JUNIT
     out.unlink(missing_ok=True)
-    result = ctx.run(STAGE, pytest_argv(ctx, tests, suites, out), env=suite_env(ctx), cwd=ctx.cell_dir)
-    counts = record_counts(ctx, out, [s.name for s in suites])
+    result = ctx.run(pytest_argv(ctx, tests, suites, out), env=suite_env(ctx), cwd=ctx.cell_dir)
+    counts = read_counts(out, tuple(s.name for s in suites))
+    ctx.state.suites = counts
     if not result.ok:
-        raise StageFailed(STAGE, _failure_message(result.describe(), result.returncode, counts),
-                          log=result.log, evidence=counts.get("failed_tests", [])[:3])  # fmt: skip
+        message = _failure_message(result.describe(), result.returncode, counts)
+        raise ctx.fail(message, evidence=counts.failed_tests[:3])
 
 
 def install_dependencies(ctx: StageContext) -> None:
@@ -60,10 +59,8 @@ def install_dependencies(ctx: StageContext) -> None:
     have = {dist: torch.installed_version(ctx.venv, dist) for dist in DEPENDENCIES}
     missing = [dist for dist, version in have.items() if version is None]
     if missing:
-        uv.pip_install(
-            ctx, STAGE, missing, what="installing the suites' dependencies", with_torch_index=False
-        )
-    ctx.record["suite_dependencies"] = {d: torch.installed_version(ctx.venv, d) for d in DEPENDENCIES}
+        uv.pip_install(ctx, missing, what="installing the suites' dependencies", with_torch_index=False)
+    ctx.state.suite_dependencies = {d: torch.installed_version(ctx.venv, d) for d in DEPENDENCIES}
 
 
 def pytest_argv(ctx: StageContext, tests: Path, suites: list[Path], junit_xml: Path) -> list[str]:
@@ -96,7 +93,7 @@ def suite_env(ctx: StageContext) -> dict[str, str]:
         env["VLLM_MATRIX_DTYPE"] = cell.dtype
     # VLLM_MATRIX_MODEL_DIR (a real model for speed figures) passes through from the caller's environment.
     mechanism = fa_mechanism(ctx)
-    ctx.record["fa_mechanism"] = mechanism
+    ctx.state.fa_mechanism = mechanism
     if cell.flash_attn is not None:
         env["VLLM_MATRIX_FA_VERSION"] = str(cell.flash_attn)
         env["VLLM_MATRIX_FA_MECHANISM"] = mechanism or "unknown"
@@ -132,9 +129,6 @@ def _vllm_dir(ctx: StageContext) -> Path | None:
     for site in torch.site_packages(ctx.venv):
         if (site / "vllm" / "__init__.py").is_file():
             return site / "vllm"
-    source = ctx.record.get("source_dir")  # editable installs keep vllm in the source tree
-    if source and (Path(source) / "vllm" / "__init__.py").is_file():
-        return Path(source) / "vllm"
     return None
 
 
@@ -145,39 +139,28 @@ def _read(path: Path) -> str:
         return ""
 
 
-def record_counts(ctx: StageContext, junit_xml: Path, suites: list[str]) -> dict[str, Any]:
-    """Test counts from pytest's JUnit, which also gets the cell's parameters as suite properties."""
-    counts: dict[str, Any] = {"suites": suites, "junit": PYTEST_JUNIT}
+def read_counts(junit_xml: Path, suites: tuple[str, ...]) -> SuiteCounts:
+    """Test counts from pytest's JUnit (``junit`` None when pytest wrote none that parses)."""
     try:
         parsed = junit.read_suites(junit_xml)
     except (OSError, JUnitXmlError, SyntaxError, ValueError):
-        ctx.record["suites"] = counts | {"junit": None}
-        return counts
-    for key in ("tests", "failures", "errors", "skipped"):
-        counts[key] = sum(int(getattr(s, key) or 0) for s in parsed)
-    counts["failed_tests"] = [
+        return SuiteCounts(suites, None)
+    failed = tuple(
         f"{case.classname}::{case.name}"
         for s in parsed
         for case in s
         if not case.is_passed and not case.is_skipped
-    ]
-    ctx.record["suites"] = counts
-    junit.add_properties(junit_xml, junit.cell_properties(_partial_result(ctx)))
-    return counts
+    )
+    total = {
+        key: sum(int(getattr(s, key) or 0) for s in parsed)
+        for key in ("tests", "failures", "errors", "skipped")
+    }
+    return SuiteCounts(suites, PYTEST_JUNIT, failed_tests=failed, **total)
 
 
-def _partial_result(ctx: StageContext) -> CellResult:
-    """Enough of the cell's result for its JUnit properties, before the cell has ended."""
-    return CellResult(
-        id=ctx.cell.id, run=ctx.run_name, outcome="running", cell=ctx.cell.to_dict(),
-        experimental=ctx.cell.experimental, facts=dict(ctx.record),
-    )  # fmt: skip
-
-
-def _failure_message(described: str, returncode: int | None, counts: dict[str, Any]) -> str:
+def _failure_message(described: str, returncode: int | None, counts: SuiteCounts) -> str:
     if returncode == NO_TESTS_COLLECTED:
         return "pytest collected no tests"
-    if "tests" in counts and returncode == 1:
-        bad = counts["failures"] + counts["errors"]
-        return f"{bad} of {counts['tests']} tests failed"
+    if counts.junit is not None and returncode == 1:
+        return f"{counts.failures + counts.errors} of {counts.tests} tests failed"
     return f"pytest {described}"

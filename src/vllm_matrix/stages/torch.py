@@ -13,26 +13,24 @@ from pathlib import Path
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from vllm_matrix.stages import uv
-from vllm_matrix.stages.base import StageContext, StageFailed
+from vllm_matrix.stages.base import StageContext
 
-STAGE = "torch"
 TORCH_OVERRIDDEN = "TORCH_OVERRIDDEN"
 
 
 def run(ctx: StageContext) -> None:
     """Install the resolved torch requirements from the cell's torch index, then record the version."""
-    requirements = list(ctx.record["torch"]["requirements"])
-    uv.pip_install(ctx, STAGE, requirements, what=f"installing {' '.join(requirements)}", overrides=False)
+    assert ctx.state.torch is not None  # resolve ran
+    requirements = list(ctx.state.torch.requirements)
+    uv.pip_install(ctx, requirements, what=f"installing {' '.join(requirements)}", overrides=False)
     installed = installed_version(ctx.venv, "torch")
     wanted = requirements[0].removeprefix("torch")
     if installed is None or not _satisfies(installed, wanted):
-        raise StageFailed(
-            STAGE,
+        raise ctx.fail(
             f"uv installed torch {installed} but the cell asked for torch{wanted}",
-            log=ctx.log_path(STAGE),
             evidence=[f"torch{wanted} requested, {installed} installed"],
         )
-    ctx.record["torch_version"] = installed
+    ctx.state.torch_version = installed
 
 
 def _satisfies(version: str, specifier: str) -> bool:
@@ -55,16 +53,13 @@ def installed_version(venv: Path, dist: str) -> str | None:
     return None
 
 
-def ensure_unchanged(ctx: StageContext, stage: str) -> None:
-    """Fail ``stage`` with TORCH_OVERRIDDEN if torch is no longer the version the torch stage installed."""
-    before = ctx.record.get("torch_version")
+def ensure_unchanged(ctx: StageContext) -> None:
+    """Fail the stage with TORCH_OVERRIDDEN if torch is no longer the version the torch stage installed."""
+    before = ctx.state.torch_version
     if before is None:
         return
     after = installed_version(ctx.venv, "torch")
     if after != before:
-        log = ctx.log_path(stage)
-        line = f"torch {before} was replaced by {after or 'nothing (uninstalled)'} during {stage}"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a", encoding="utf-8") as fh:
-            fh.write(f"[vllm-matrix] {line}\n")
-        raise StageFailed(stage, line, log=log, klass=TORCH_OVERRIDDEN, evidence=[line])
+        line = f"torch {before} was replaced by {after or 'nothing (uninstalled)'} during {ctx.stage}"
+        ctx.note(f"[vllm-matrix] {line}")
+        raise ctx.fail(line, klass=TORCH_OVERRIDDEN, evidence=[line])

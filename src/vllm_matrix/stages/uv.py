@@ -105,7 +105,6 @@ def overrides_file() -> Path:
 
 def pip_install(
     ctx: StageContext,
-    stage: str,
     requirements: Sequence[str],
     *,
     what: str,
@@ -119,4 +118,4 @@ def pip_install(
     if overrides:
         argv += ["--override", str(overrides_file())]
     argv += [*extra, *requirements]
-    return ctx.check(stage, argv, what=what)
+    return ctx.check(argv, what=what)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from vllm_matrix.stages import uv
 from vllm_matrix.stages.base import StageContext, StageError
+from vllm_matrix.stages.state import DiskCheck
 
-STAGE = "venv"
 GIB = 1024**3
 MIN_FREE_ENV = "VLLM_MATRIX_MIN_FREE_GB"
 # Free space a cell's venv needs, in GiB: torch + vLLM + deps for a wheel;
@@ -28,7 +28,7 @@ def run(ctx: StageContext) -> None:
     remove(ctx.venv)
     ctx.venv.parent.mkdir(parents=True, exist_ok=True)
     argv = [uv.uv_exe(ctx.env), "venv", "--clear", "--python", ctx.cell.python, str(ctx.venv)]
-    ctx.check(STAGE, argv, what=f"creating a Python {ctx.cell.python} venv")
+    ctx.check(argv, what=f"creating a Python {ctx.cell.python} venv")
 
 
 def needed_bytes(ctx: StageContext) -> int:
@@ -52,10 +52,10 @@ def check_disk(ctx: StageContext) -> None:
     """Refuse to start a venv the disk cannot hold, saying how much is needed and where."""
     need = needed_bytes(ctx)
     where, free = free_bytes(ctx.venv)
-    ctx.record["disk"] = {"path": str(where), "free_bytes": free, "needed_bytes": need}
+    ctx.state.disk = DiskCheck(str(where), free, need)
     if free < need:
         raise StageError(
-            STAGE,
+            ctx.stage,
             f"not enough free disk for the venv: {free / GIB:.1f} GiB free on {where}, "
             f"{need / GIB:.1f} GiB needed; free some space, or pass --workdir on a larger disk "
             f"(${MIN_FREE_ENV} changes the requirement)",
