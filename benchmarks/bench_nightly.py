@@ -22,6 +22,9 @@ from urllib.parse import quote
 
 from vllm_matrix.matrix.specs import TorchSpec
 from vllm_matrix.nightly import resolve as nightly
+from vllm_matrix.nightly.client import IndexClient
+from vllm_matrix.nightly.errors import NightlyMissing
+from vllm_matrix.nightly.listing import Listing, list_nightlies
 from vllm_matrix.nightly.pages import parse_page
 
 ANCHORS = 5000
@@ -74,7 +77,7 @@ def timed(fn: Callable[[], object], repeat: int = 5) -> float:
     return statistics.median(times)
 
 
-def resolve_all(listing: nightly.Listing, todo: list[TorchSpec]) -> tuple[int, int]:
+def resolve_all(listing: Listing, todo: list[TorchSpec]) -> tuple[int, int]:
     """Resolve every spec against one listing; count found and missing."""
     wheels = listing.nightlies()
     found = missing = 0
@@ -82,7 +85,7 @@ def resolve_all(listing: nightly.Listing, todo: list[TorchSpec]) -> tuple[int, i
         try:
             nightly.select(spec, wheels, "cu128", TODAY)
             found += 1
-        except nightly.NightlyMissing:
+        except NightlyMissing:
             missing += 1
     return found, missing
 
@@ -117,12 +120,12 @@ def main() -> None:
     line("parse_page (anchors -> links)", timed(lambda: parse_page(html, PAGE_URL)))
     httpd, index = serve_text(html)
     try:
-        uncached = nightly.IndexClient(retries=0)
-        read = lambda c: nightly.list_nightlies("cu128", "3.12", index, client=c)  # noqa: E731
+        uncached = IndexClient(retries=0)
+        read = lambda c: list_nightlies("cu128", "3.12", index, client=c)  # noqa: E731
         listing = read(uncached)
         line("list_nightlies via loopback HTTP", timed(lambda: read(uncached)))
         with tempfile.TemporaryDirectory() as cache:
-            cached = nightly.IndexClient(cache_dir=Path(cache), ttl_s=3600)
+            cached = IndexClient(cache_dir=Path(cache), ttl_s=3600)
             read(cached)
             line("list_nightlies from the on-disk cache", timed(lambda: read(cached)))
             total = timed(lambda: resolve_all(read(cached), todo))

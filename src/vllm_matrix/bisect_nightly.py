@@ -28,6 +28,7 @@ from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.nightly import commits as nightly_git
 from vllm_matrix.nightly import resolve as nightly
+from vllm_matrix.nightly.client import IndexClient
 from vllm_matrix.results import CellResult
 from vllm_matrix.runner import Runner
 from vllm_matrix.stages.state import CellState
@@ -45,7 +46,7 @@ class Ends:
 
 
 def candidate_dates(config: MatrixConfig, ends: Ends, environ: Mapping[str, str],
-                    client: nightly.IndexClient | None = None) -> list[str]:  # fmt: skip
+                    client: IndexClient | None = None) -> list[str]:  # fmt: skip
     """Nightly dates on the cell's index from good to bad, both ends included."""
     if ends.cell.torch_spec.kind == "release":
         raise InputError(f"cell {ends.cell.id} pins the release torch {ends.cell.torch}: nothing to bisect")

@@ -14,14 +14,16 @@ import pytest
 
 from vllm_matrix.matrix.specs import parse_torch
 from vllm_matrix.nightly import resolve as nightly
-from vllm_matrix.nightly.resolve import (
+from vllm_matrix.nightly.client import IndexClient
+from vllm_matrix.nightly.errors import (
     IndexMalformed,
     IndexNotFound,
     IndexUnavailable,
     NightlyMissing,
     NightlySpecError,
-    resolve_torch,
 )
+from vllm_matrix.nightly.listing import NightlyWheel, list_nightlies
+from vllm_matrix.nightly.resolve import resolve_torch
 
 if TYPE_CHECKING:
     from indexserver import IndexServer
@@ -37,8 +39,8 @@ def base(hosts: Hosts, tree: str = "whl/nightly") -> str:
     return f"{hosts[0].url}/{tree}"
 
 
-def client() -> nightly.IndexClient:
-    return nightly.IndexClient(timeout_s=5, retries=0, backoff_s=0)
+def client() -> IndexClient:
+    return IndexClient(timeout_s=5, retries=0, backoff_s=0)
 
 
 def resolve(
@@ -48,7 +50,7 @@ def resolve(
     return resolve_torch(parse_torch(spec), cuda, python, base(hosts), **options)  # type: ignore[arg-type]
 
 
-def dates(wheels: list[nightly.NightlyWheel]) -> list[int]:
+def dates(wheels: list[NightlyWheel]) -> list[int]:
     return [w.date.day for w in wheels if w.date]
 
 
@@ -62,7 +64,7 @@ def dates(wheels: list[nightly.NightlyWheel]) -> list[int]:
     ],
 )
 def test_each_variant_lists_its_own_dates_with_gaps(nightly_hosts: Hosts, cuda: str, days: list[int]) -> None:
-    listing = nightly.list_nightlies(cuda, "3.12", base(nightly_hosts), client=client())
+    listing = list_nightlies(cuda, "3.12", base(nightly_hosts), client=client())
     wheels = listing.nightlies()
     assert dates(wheels) == days
     assert {w.variant for w in wheels} == {cuda}
@@ -124,7 +126,7 @@ def test_a_future_date_is_bad_input_before_any_request(nightly_hosts: Hosts) -> 
 
 
 def test_a_version_bump_day_picks_the_higher_base_version(nightly_hosts: Hosts) -> None:
-    listing = nightly.list_nightlies("cu128", "3.12", base(nightly_hosts), client=client())
+    listing = list_nightlies("cu128", "3.12", base(nightly_hosts), client=client())
     on_the_5th = [w.version for w in listing.wheels if w.date == dt.date(2026, 11, 5)]
     assert sorted(on_the_5th) == ["2.10.0.dev20261105+cu128", "2.11.0.dev20261105+cu128"]
     resolved = resolve(nightly_hosts, "nightly:2026-11-05")
@@ -264,7 +266,7 @@ def test_the_page_url_keeps_its_trailing_slash(nightly_hosts: Hosts) -> None:
 
 
 def test_malformed_anchors_are_skipped_and_reported(nightly_hosts: Hosts) -> None:
-    listing = nightly.list_nightlies("cu128", "3.12", base(nightly_hosts, "malformed"), client=client())
+    listing = list_nightlies("cu128", "3.12", base(nightly_hosts, "malformed"), client=client())
     assert [w.version for w in listing.nightlies()] == ["2.11.0.dev20261105+cu128"]
     assert len(listing.malformed) == 3
     assert any("torch-2.11.0.devXYZ-cp312.whl" in m for m in listing.malformed)
@@ -272,29 +274,27 @@ def test_malformed_anchors_are_skipped_and_reported(nightly_hosts: Hosts) -> Non
 
 def test_a_page_of_links_that_are_no_wheels_is_malformed(nightly_hosts: Hosts) -> None:
     with pytest.raises(IndexMalformed, match=r"portal/cu128/torch/ has 2 anchors but no wheel file"):
-        nightly.list_nightlies("cu128", "3.12", base(nightly_hosts, "portal"), client=client())
+        list_nightlies("cu128", "3.12", base(nightly_hosts, "portal"), client=client())
 
 
 @pytest.mark.parametrize("tree", ["blank", "empty"])
 def test_an_empty_page_is_malformed(nightly_hosts: Hosts, tree: str) -> None:
     with pytest.raises(IndexMalformed, match=rf"{tree}/cu128/torch/ is empty"):
-        nightly.list_nightlies("cu128", "3.12", base(nightly_hosts, tree), client=client())
+        list_nightlies("cu128", "3.12", base(nightly_hosts, tree), client=client())
 
 
 def test_a_slow_index_is_unavailable(nightly_hosts: Hosts) -> None:
     nightly_hosts[0].delay_s = 1.0
-    slow = nightly.IndexClient(timeout_s=0.2, retries=0)
+    slow = IndexClient(timeout_s=0.2, retries=0)
     with pytest.raises(IndexUnavailable, match=r"timed out after 0\.2 s"):
         resolve(nightly_hosts, "nightly:latest", client=slow)
 
 
 def test_offline_resolution_from_the_cache(nightly_hosts: Hosts, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    online = resolve(nightly_hosts, "nightly:latest", client=nightly.IndexClient(cache_dir=cache, retries=0))
+    online = resolve(nightly_hosts, "nightly:latest", client=IndexClient(cache_dir=cache, retries=0))
     asked = len(nightly_hosts[0].requests) + len(nightly_hosts[1].requests)
-    offline = resolve(
-        nightly_hosts, "nightly:latest", client=nightly.IndexClient(cache_dir=cache, offline=True)
-    )
+    offline = resolve(nightly_hosts, "nightly:latest", client=IndexClient(cache_dir=cache, offline=True))
     assert offline == online
     assert len(nightly_hosts[0].requests) + len(nightly_hosts[1].requests) == asked
 
@@ -310,7 +310,7 @@ def test_to_dict_is_json_ready_and_names_what_ran(nightly_hosts: Hosts) -> None:
 
 
 def test_select_is_pure_and_checks_the_future() -> None:
-    wheel = nightly.NightlyWheel(
+    wheel = NightlyWheel(
         "torch",
         "2.10.0.dev20261101+cpu",
         dt.date(2026, 11, 1),

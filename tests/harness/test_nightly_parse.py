@@ -119,6 +119,10 @@ def test_not_wheel_names(filename: str) -> None:
     assert parse_wheel_name(filename) is None
 
 
+def test_an_unescaped_project_name_is_not_a_wheel_name() -> None:
+    assert parse_wheel_name("pytorch__triton-3.5.0-cp312-cp312-linux_x86_64.whl") is None
+
+
 def test_an_impossible_dev_date_is_no_date() -> None:
     name = parse_wheel_name("torch-2.10.0.dev20261399+cu128-cp312-cp312-linux_x86_64.whl")
     assert name is not None and name.date is None
@@ -134,7 +138,8 @@ _version = st.builds(
 
 
 @given(
-    name=st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True),
+    # PEP 427 project names in file names: runs of "_" are escaped to one, so never "__"
+    name=st.from_regex(r"[a-z][a-z0-9]{0,5}(_[a-z0-9]{1,4}){0,2}", fullmatch=True),
     version=_version,
     py=_tag,
     abi=_tag,

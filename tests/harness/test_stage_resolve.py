@@ -10,7 +10,7 @@ import pytest
 from cellctx import context
 from indexserver import IndexServer, nightly_hosts  # noqa: F401
 
-from vllm_matrix.nightly import resolve as nightly
+from vllm_matrix.nightly.client import IndexClient
 from vllm_matrix.stages import resolve
 from vllm_matrix.stages.base import StageFailed, StageSkipped
 from vllm_matrix.stages.state import VllmChoice
@@ -51,7 +51,7 @@ def test_an_unreachable_index_fails_with_network_fetch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The client's retries stay on; only the pauses between them are shortened.
-    monkeypatch.setattr(resolve, "_client", lambda ctx: nightly.IndexClient(backoff_s=0.01))
+    monkeypatch.setattr(resolve, "_client", lambda ctx: IndexClient(backoff_s=0.01))
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from vllm_matrix import texttable
 from vllm_matrix.archaudit import fatbin, installed
 from vllm_matrix.archaudit import rules as audit
 from vllm_matrix.errors import EXIT_OK
@@ -47,8 +48,7 @@ def table(results: Sequence[fatbin.ExtensionAudit], root: Path, gpu: str) -> str
     rows = [header] + [
         (_rel(r.path, root), " ".join(r.sass) or "-", " ".join(r.ptx) or "-", r.verdict) for r in results
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines = texttable.render(rows)
     counts = {v: sum(r.verdict == v for r in results) for v in audit.VERDICTS}
     lines.append(", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no compiled files found")
     return "\n".join(lines) + "\n"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from vllm_matrix.classify import engine as classify
 from vllm_matrix.classify.engine import Diagnosis
+from vllm_matrix.commands import optional_config
 from vllm_matrix.errors import EXIT_OK
-from vllm_matrix.matrix import config
 from vllm_matrix.matrix.names import STAGES
 
 
@@ -51,11 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _matrix_catalogues(args: argparse.Namespace) -> tuple[Path, ...]:
     """The matrix file's catalogues, if a matrix file is named or ./matrix.toml exists."""
-    path = config.matrix_path(getattr(args, "matrix", None))
-    named = getattr(args, "matrix", None) or path != Path(config.DEFAULT_MATRIX)
-    if not named and not path.is_file():
-        return ()
-    return config.load(path).catalogues
+    cfg = optional_config(args)
+    return cfg.catalogues if cfg is not None else ()
 
 
 def render(d: Diagnosis) -> str:

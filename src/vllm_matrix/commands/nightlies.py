@@ -8,14 +8,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vllm_matrix import texttable
+from vllm_matrix.commands import optional_config
 from vllm_matrix.errors import InputError
 from vllm_matrix.matrix import config
 from vllm_matrix.matrix.fields import check_cuda, check_python
 from vllm_matrix.matrix.specs import SpecError, parse_torch
 from vllm_matrix.nightly import resolve as nightly
-from vllm_matrix.nightly.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, DEFAULT_TTL_S, default_cache_dir
-from vllm_matrix.nightly.errors import EXIT_MALFORMED, EXIT_MISSING, EXIT_UNAVAILABLE
-from vllm_matrix.nightly.listing import Listing
+from vllm_matrix.nightly.client import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_TTL_S,
+    IndexClient,
+    default_cache_dir,
+)
+from vllm_matrix.nightly.companions import DATED_COMPANIONS
+from vllm_matrix.nightly.errors import EXIT_MALFORMED, EXIT_MISSING, EXIT_UNAVAILABLE, NightlyMissing
+from vllm_matrix.nightly.listing import DEFAULT_PLATFORM, Listing, NightlyWheel, list_nightlies
 
 EPILOG = f"""\
 The index is --index, else the matrix file's [indexes] nightly (when --matrix, $VLLM_MATRIX_FILE
@@ -43,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--cuda", required=True, help="variant, e.g. cu128, cu130, cpu")
     parser.add_argument("--python", default="3.12", help='Python version, "3.13t" for free-threaded (3.12)')
-    parser.add_argument("--platform", default=nightly.DEFAULT_PLATFORM, help="wheel platform (%(default)s)")
+    parser.add_argument("--platform", default=DEFAULT_PLATFORM, help="wheel platform (%(default)s)")
     parser.add_argument("--index", metavar="URL", help="index base URL (see below)")
     parser.add_argument(
         "--torch", metavar="SPEC", help="nightly:latest, nightly:latest~N, nightly:YYYY-MM-DD or nightly:A..B"
@@ -53,7 +62,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="with_packages",
         action="append",
         default=[],
-        choices=nightly.DATED_COMPANIONS,
+        choices=DATED_COMPANIONS,
         help="also resolve this package of the same date (with a single --torch spec; repeatable)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -75,7 +84,7 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
-    client = nightly.IndexClient(
+    client = IndexClient(
         cache_dir=args.cache_dir or default_cache_dir(),
         ttl_s=args.ttl,
         timeout_s=args.timeout,
@@ -111,32 +120,31 @@ def index_for(args: argparse.Namespace) -> str:
     """--index, else the matrix file's nightly index (with its env override), else env or default."""
     if args.index:
         return str(args.index)
-    explicit = getattr(args, "matrix", None)
-    path = config.matrix_path(explicit)
-    if explicit or path.is_file():
-        return config.load(path).index("nightly").effective()
+    cfg = optional_config(args)
+    if cfg is not None:
+        return cfg.index("nightly").effective()
     return config.Index("nightly", config.DEFAULT_INDEXES["nightly"]).effective()
 
 
-def _listing(args: argparse.Namespace, index_url: str, client: nightly.IndexClient) -> str:
+def _listing(args: argparse.Namespace, index_url: str, client: IndexClient) -> str:
     listing = _read(args, index_url, client)
     wheels = listing.nightlies()
     if not wheels:
-        raise nightly.NightlyMissing(_none(listing, args))
+        raise NightlyMissing(_none(listing, args))
     return _render(args, index_url, listing, wheels)
 
 
-def _range(args: argparse.Namespace, index_url: str, client: nightly.IndexClient, spec: str) -> str:
+def _range(args: argparse.Namespace, index_url: str, client: IndexClient, spec: str) -> str:
     start, end = nightly.parse_range(spec)
     nightly.select_range(start, end, (), nightly.utc_today())
     listing = _read(args, index_url, client)
     wheels = nightly.select_range(start, end, listing.nightlies())
     if not wheels:
-        raise nightly.NightlyMissing(f"{args.cuda} has no nightly between {start} and {end}")
+        raise NightlyMissing(f"{args.cuda} has no nightly between {start} and {end}")
     return _render(args, index_url, listing, wheels)
 
 
-def _one(args: argparse.Namespace, index_url: str, client: nightly.IndexClient, spec: str) -> str:
+def _one(args: argparse.Namespace, index_url: str, client: IndexClient, spec: str) -> str:
     try:
         parsed = parse_torch(spec)
     except SpecError as exc:
@@ -158,8 +166,8 @@ def _one(args: argparse.Namespace, index_url: str, client: nightly.IndexClient, 
     return "\n".join(lines) + "\n"
 
 
-def _read(args: argparse.Namespace, index_url: str, client: nightly.IndexClient) -> Listing:
-    listing = nightly.list_nightlies(args.cuda, args.python, index_url, platform=args.platform, client=client)
+def _read(args: argparse.Namespace, index_url: str, client: IndexClient) -> Listing:
+    listing = list_nightlies(args.cuda, args.python, index_url, platform=args.platform, client=client)
     if listing.malformed:
         shown = "; ".join(listing.malformed[:3]) + ("; ..." if len(listing.malformed) > 3 else "")
         print(
@@ -177,14 +185,10 @@ def _none(listing: Listing, args: argparse.Namespace) -> str:
     )
 
 
-def _render(
-    args: argparse.Namespace, index_url: str, listing: Listing, wheels: list[nightly.NightlyWheel]
-) -> str:
+def _render(args: argparse.Namespace, index_url: str, listing: Listing, wheels: list[NightlyWheel]) -> str:
     if args.json:
         return json.dumps(_as_json(args, index_url, listing, wheels), indent=1) + "\n"
-    rows = [(str(w.date), w.version, w.url) for w in wheels]
-    width = max(len(r[1]) for r in rows)
-    out = [f"{d}  {v.ljust(width)}  {u}" for d, v, u in rows]
+    out = texttable.render([(str(w.date), w.version, w.url) for w in wheels])
     out.append(
         f"{len(wheels)} nightlies for {args.cuda}, Python {args.python}, {args.platform} ({index_url})"
     )
@@ -192,7 +196,7 @@ def _render(
 
 
 def _as_json(
-    args: argparse.Namespace, index_url: str, listing: Listing, wheels: list[nightly.NightlyWheel]
+    args: argparse.Namespace, index_url: str, listing: Listing, wheels: list[NightlyWheel]
 ) -> dict[str, Any]:
     return {
         "index_url": index_url,

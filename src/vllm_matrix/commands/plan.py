@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from vllm_matrix import texttable
 from vllm_matrix.commands import load_cells
 from vllm_matrix.matrix import ci as scaleout
 from vllm_matrix.matrix import expand
@@ -46,8 +47,7 @@ def render(cells: Sequence[Cell], fmt: str) -> str:
 def table(cells: Sequence[Cell]) -> str:
     """A plain-text table, one row per cell, with a count line."""
     rows = [COLUMNS] + [tuple(_show(getattr(c, k)) for k in COLUMNS) for c in cells]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
-    out = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    out = texttable.render(rows)
     builds = len({c.build_group for c in cells})
     out.append(f"{len(cells)} cells, {builds} builds")
     return "\n".join(out) + "\n"

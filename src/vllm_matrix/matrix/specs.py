@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from packaging.version import InvalidVersion, Version
+
 _SHELL_META = re.compile(r"[;&|`$(){}\\\"'*?\n\r\t]")
 _REDIRECT = re.compile(r"[<>!]")
 _NIGHTLY_LATEST = re.compile(r"^latest(?:~(\d+))?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_RELEASE = re.compile(r"^\d+(\.\d+){1,3}([a-z0-9.]*)?(\+[A-Za-z0-9.]+)?$")
 
 
 class SpecError(ValueError):
@@ -64,14 +65,22 @@ def expand_torch_value(value: str) -> list[str]:
     if not value.startswith("nightly:") or ".." not in value:
         parse_torch(value)
         return [value]
-    start_text, _, end_text = value.removeprefix("nightly:").partition("..")
-    start, end = parse_date(start_text), parse_date(end_text)
-    if start > end:
-        raise SpecError(f"range {value!r} starts after it ends")
+    start, end = parse_range(value)
     days = (end - start).days
     if days > 366:
         raise SpecError(f"range {value!r} spans {days} days; the index keeps about 60")
     return [f"nightly:{start + dt.timedelta(days=i)}" for i in range(days + 1)]
+
+
+def parse_range(value: str) -> tuple[dt.date, dt.date]:
+    """``nightly:A..B`` (or ``A..B``) -> (A, B); SpecError for another form or a reversed range."""
+    start_text, sep, end_text = value.removeprefix("nightly:").partition("..")
+    if not sep:
+        raise SpecError(f"expected a range nightly:YYYY-MM-DD..YYYY-MM-DD, got {value!r}")
+    start, end = parse_date(start_text), parse_date(end_text)
+    if start > end:
+        raise SpecError(f"range {value!r} starts after it ends")
+    return start, end
 
 
 def parse_torch(value: str) -> TorchSpec:
@@ -87,9 +96,18 @@ def parse_torch(value: str) -> TorchSpec:
             "expected nightly:latest, nightly:latest~N, nightly:YYYY-MM-DD or "
             f"nightly:YYYY-MM-DD..YYYY-MM-DD, got {value!r}"
         )
-    if _RELEASE.match(value):
+    if value[:1].isdigit() and _is_version(value):
         return TorchSpec("release", version=value)
     raise SpecError(f"expected a torch spec such as nightly:latest or 2.13.0+cpu, got {value!r}")
+
+
+def _is_version(text: str) -> bool:
+    """A PEP 440 version (``2.13.0+cpu``, ``2.14.0rc1``), as ``packaging`` reads it."""
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
 
 
 def parse_source(value: str) -> Source:

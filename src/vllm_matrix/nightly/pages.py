@@ -1,6 +1,6 @@
 """PEP 503 index pages and wheel file names, as the PyTorch nightly index writes them.
 
-Pure functions, no I/O. What the real index does (failure-catalogue.md):
+Pure functions, no I/O. What the real index does (the reference notes on the nightly index):
 one anchor per file; hrefs may be absolute and on another host; ``+`` is
 written ``%2B``; no ``#sha256=`` fragment on nightlies; anchors carry
 ``data-dist-info-metadata`` / ``data-core-metadata`` when a ``.whl.metadata``
@@ -16,18 +16,13 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin
 
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from vllm_matrix.nightly.errors import IndexMalformed
 
 _METADATA_ATTRS = ("data-core-metadata", "data-dist-info-metadata")
-# name-version(-build)?-python-abi-platform.whl (PEP 427); names use _ not -.
-_WHEEL = re.compile(
-    r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-]+)(?:-(?P<build>\d[^-]*))?"
-    r"-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
-)
 _DEV_DATE = re.compile(r"\.dev(\d{8})$")
-_NORMALIZE = re.compile(r"[-_.]+")
 # Index pages are machine-written: a regex over <a ...> tags is 5x faster than
 # html.parser and handles what the index writes (quoted, unquoted, bare attributes).
 _ANCHOR = re.compile(r"<a(?=[\s>])([^>]*)>", re.IGNORECASE)
@@ -97,7 +92,7 @@ class Page:
 
 def normalize(name: str) -> str:
     """PEP 503 project name normalization: ``pytorch_triton`` -> ``pytorch-triton``."""
-    return _NORMALIZE.sub("-", name).lower()
+    return str(canonicalize_name(name))
 
 
 def parse_page(html: str, page_url: str) -> Page:
@@ -153,29 +148,22 @@ def _describe(attrs: dict[str, str | None]) -> str:
 def parse_wheel_name(filename: str) -> WheelName | None:
     """Parse ``torch-2.10.0.dev20261101+cu128-cp312-cp312-manylinux_2_28_x86_64.whl``.
 
-    None when the name is not a wheel file name with a valid version.
+    None when the name is not a wheel file name with a valid version (``packaging`` decides);
+    the tags are kept as the file writes them (compressed tag sets included).
     """
-    match = _WHEEL.match(filename)
-    if match is None or not _valid_version(match["version"]):
-        return None
-    return WheelName(
-        name=match["name"],
-        version=match["version"],
-        python_tag=match["py"],
-        abi_tag=match["abi"],
-        platform_tag=match["plat"],
-        build=match["build"] or "",
-    )
-
-
-@functools.lru_cache(maxsize=4096)
-def _valid_version(text: str) -> bool:
-    """Cached: one page repeats each version for every Python and platform."""
     try:
-        Version(text)
-    except InvalidVersion:
-        return False
-    return True
+        parse_wheel_filename(filename)
+    except (InvalidWheelFilename, InvalidVersion):
+        return None
+    parts = filename.removesuffix(".whl").split("-")
+    return WheelName(
+        name=parts[0],
+        version=parts[1],
+        python_tag=parts[-3],
+        abi_tag=parts[-2],
+        platform_tag=parts[-1],
+        build=parts[2] if len(parts) == 6 else "",
+    )
 
 
 @functools.lru_cache(maxsize=4096)

@@ -66,14 +66,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vllm_matrix.matrix.specs import SpecError, TorchSpec, parse_date
+from vllm_matrix.matrix import specs
+from vllm_matrix.matrix.specs import SpecError, TorchSpec
 from vllm_matrix.nightly.client import IndexClient
-from vllm_matrix.nightly.companions import DATED_COMPANIONS, PINNED_COMPANIONS, pinned, same_date
+from vllm_matrix.nightly.companions import pinned, same_date
 from vllm_matrix.nightly.errors import (
-    IndexMalformed,
-    IndexNotFound,
-    IndexUnavailable,
-    NightlyError,
     NightlyMissing,
     NightlySpecError,
 )
@@ -82,32 +79,8 @@ from vllm_matrix.nightly.listing import (
     Listing,
     NightlyWheel,
     list_nightlies,
-    page_url,
     select_date,
 )
-
-__all__ = [
-    "DATED_COMPANIONS",
-    "DEFAULT_PLATFORM",
-    "PINNED_COMPANIONS",
-    "IndexClient",
-    "IndexMalformed",
-    "IndexNotFound",
-    "IndexUnavailable",
-    "Listing",
-    "NightlyError",
-    "NightlyMissing",
-    "NightlySpecError",
-    "NightlyWheel",
-    "ResolvedTorch",
-    "list_nightlies",
-    "page_url",
-    "parse_range",
-    "resolve_range",
-    "resolve_torch",
-    "select",
-    "spec_text",
-]
 
 
 @dataclass(frozen=True)
@@ -188,16 +161,10 @@ def _select_release(version: str, wheels: Sequence[NightlyWheel], cuda: str) -> 
 
 def parse_range(value: str) -> tuple[dt.date, dt.date]:
     """``nightly:A..B`` (or ``A..B``) -> (A, B); a reversed range is ``NightlySpecError``."""
-    start_text, sep, end_text = value.removeprefix("nightly:").partition("..")
-    if not sep:
-        raise NightlySpecError(f"expected a range nightly:YYYY-MM-DD..YYYY-MM-DD, got {value!r}")
     try:
-        start, end = parse_date(start_text), parse_date(end_text)
+        return specs.parse_range(value)
     except SpecError as exc:
-        raise NightlySpecError(f"{value!r}: {exc}") from None
-    if start > end:
-        raise NightlySpecError(f"range {value!r} starts after it ends")
-    return start, end
+        raise NightlySpecError(str(exc)) from None
 
 
 def select_range(
