@@ -47,7 +47,7 @@ stage_deps() {
 
 suite() {  # suite NAME TIMEOUT PATH [extra env...]
     local name=$1 limit=$2 path=$3; shift 3
-    env "$@" timeout "$limit" python3 -m pytest -c "$repo/tests/pytest-payload.ini" --rootdir "$repo/tests" \
+    env "$@" timeout "$limit" python3 -m pytest -c "$repo/src/vllm_matrix/payload/pytest-payload.ini" --rootdir "$repo/src/vllm_matrix/payload" \
         "$path" -q -rfEs -p no:randomly ${XDIST:-} --junitxml="$out/junit-$name.xml" >"$out/log-$name.txt" 2>&1
     echo "== $name rc=$?"
     grep -E '^(FAILED|ERROR|SKIPPED)|passed|failed' "$out/log-$name.txt" | tail -40
@@ -65,10 +65,10 @@ run() {
     # flashinfer does not travel either; vLLM 0.26's sampler imports it unless told not to.
     export VLLM_USE_FLASHINFER_SAMPLER=0
     python3 -c 'import vllm, torch; print("vllm", vllm.__version__, "torch", torch.__version__)' 2>&1 | tail -3
-    XDIST="-n 4" suite kernels 400 "${KERNEL_PATHS:-$repo/tests/kernels}" VLLM_MATRIX_DTYPE=bfloat16 \
+    XDIST="-n 4" suite kernels 400 "${KERNEL_PATHS:-$repo/src/vllm_matrix/payload/kernels}" VLLM_MATRIX_DTYPE=bfloat16 \
         VLLM_MATRIX_KERNEL_DTYPES=float16,bfloat16,float32 VLLM_MATRIX_FA_VERSION=3 VLLM_MATRIX_MAX_EXAMPLES=6 &
     local kernels=$!
-    suite generation "${GEN_LIMIT:-420}" "$repo/tests/generation" VLLM_MATRIX_DTYPE=bfloat16 VLLM_MATRIX_FA_VERSION=3 \
+    suite generation "${GEN_LIMIT:-420}" "$repo/src/vllm_matrix/payload/generation" VLLM_MATRIX_DTYPE=bfloat16 VLLM_MATRIX_FA_VERSION=3 \
         VLLM_MATRIX_ENFORCE_EAGER=0
     wait "$kernels"
     python3 - "$out" <<'PY'

@@ -5,7 +5,7 @@ on PATH, the user's environment), so it can be tested without a build, and
 each comes with the reason it was made: result.json records both, and the
 build stage prints MAX_JOBS with its reason before a build that can take hours.
 
-Field data (failure-catalogue.md, "Facts about the build"): vLLM divides
+Field data (vLLM issues #8878, #3180, #2411): vLLM divides
 MAX_JOBS by NVCC_THREADS to get its ninja jobs; 64 GB of RAM was safe at
 MAX_JOBS=4, 128 GB was OOM-killed at 64 jobs. So MAX_JOBS comes from free
 memory first and cores second, and a value the user exported always wins.

@@ -1,6 +1,6 @@
 """One error hierarchy for the tool, caught once in ``cli.main``.
 
-Exit codes (DESIGN.md): 0 every selected cell passed or was skipped, 1 some
+Exit codes (the README's table): 0 every selected cell passed or was skipped, 1 some
 cell failed, 2 the input was wrong, 3 the harness itself failed.
 """
 

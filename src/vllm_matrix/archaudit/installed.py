@@ -1,9 +1,10 @@
 """Where the compiled extensions to audit are: a file, a directory, or a venv's vllm package.
 
 A venv (a directory with ``pyvenv.cfg``) means its ``site-packages/vllm``; when
-vLLM was installed editable (``pip/uv install -e``, as the runner builds it),
-there is no such directory and PEP 610's ``direct_url.json`` in the
-``vllm-*.dist-info`` names the source tree whose ``vllm/`` holds the .so files.
+vLLM was installed editable (``pip/uv install -e``, as people building by hand
+often do; the runner itself installs regular wheels), there is no such
+directory and PEP 610's ``direct_url.json`` in the ``vllm-*.dist-info`` names
+the source tree whose ``vllm/`` holds the .so files.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def search_root(path: Path) -> Path:
 def vllm_package(venv: Path) -> Path:
     """The vllm package of a venv: ``site-packages/vllm``, or the source tree of an editable install.
 
-    An editable install (``pip/uv install -e``, as the runner builds vLLM) leaves no
+    An editable install (``pip/uv install -e``, a hand-made build) leaves no
     ``site-packages/vllm``; its ``vllm-*.dist-info/direct_url.json`` names the tree.
     """
     for site in sorted(venv.glob("lib*/python*/site-packages")) + sorted(venv.glob("Lib/site-packages")):

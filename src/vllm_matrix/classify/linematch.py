@@ -12,6 +12,13 @@ itself. Either way the answer is exactly the regex's, one line at a time.
 
 Case-insensitive needles are looked for in a lower-cased copy of the block,
 made once per block, and only when lower-casing kept every offset in place.
+
+The needles come from ``re._parser``, CPython's own (private) regex parser. Its
+shape is pinned by tests/harness/test_linematch.py (a table of patterns and the
+needles they must give, and every built-in catalogue pattern must get some), so
+a CPython that changes it fails those tests rather than slowing down quietly.
+Where the module is missing or its tree is not understood, a pattern simply has
+no needles and is searched with the regex itself: still exact, only slower.
 """
 
 from __future__ import annotations
@@ -25,7 +32,10 @@ from typing import Any
 
 MIN_NEEDLE = 3  # shorter literals match too often to be worth it
 
-_parser: Any = importlib.import_module("re._parser")  # the stdlib's own regex parser
+try:
+    _parser: Any = importlib.import_module("re._parser")  # the stdlib's own regex parser (3.11+)
+except ImportError:  # pragma: no cover - not on the supported CPythons
+    _parser = None
 
 
 @dataclass
@@ -150,6 +160,8 @@ def _regex_backward(pattern: re.Pattern[str], text: str) -> Iterator[int]:
 def compile_matcher(pattern: re.Pattern[str]) -> LineMatcher:
     """The matcher of a compiled pattern, with its needles worked out once."""
     try:
+        if _parser is None:
+            raise LookupError("no re._parser")
         parsed = _parser.parse(pattern.pattern, pattern.flags)
         icase = bool(parsed.state.flags & re.IGNORECASE)
         needles = _required(list(parsed), icase)

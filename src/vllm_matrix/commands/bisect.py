@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     work = Workdir.resolve(args.workdir)
     runner = Runner(config, store, work, hardware.detect(), Options(force=args.force), progress=_say)
     _say(f"bisecting {args.cell} over {len(candidates)} nightlies, {args.good} .. {args.bad} -> {store.root}")
-    with work.lock(), _sigterm_as_interrupt():
+    with work.lock(say=_say), _sigterm_as_interrupt():
         try:
             outcome, results = bisect_nightly.run_bisection(
                 runner, ends, candidates, store.root / "bisect.json", _say

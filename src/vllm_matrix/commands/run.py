@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
              "uv_cache": str(work.uv_cache) if work.uv_cache else None}  # fmt: skip
     store.write_meta(meta)
     _say(f"run {store.name}: {len(selected)} cells -> {store.root}")
-    with work.lock(), _sigterm_as_interrupt():
+    with work.lock(say=_say), _sigterm_as_interrupt():
         try:
             results = runner.run(selected)
         except KeyboardInterrupt:
