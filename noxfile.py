@@ -11,7 +11,6 @@ is imported, so a broken matrix file is one line on stderr and exit code 2.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from vllm_matrix import pipconfig  # noqa: E402
 from vllm_matrix.errors import MatrixError  # noqa: E402
 from vllm_matrix.matrix import config as matrix_config  # noqa: E402  (stdlib-only modules)
 from vllm_matrix.matrix import expand as matrix_expand  # noqa: E402
@@ -30,7 +30,6 @@ nox.options.sessions = ["plan"]
 nox.options.reuse_venv = "yes"
 
 MATRIX_FILE = matrix_config.matrix_path().resolve()
-RELEASE_ENV = matrix_config.Index("release", "").env_var
 # Every cell session of one `nox` invocation writes into one run (reports/<run>/).
 RUN_NAME = os.environ.get("VLLM_MATRIX_RUN") or matrix_names.new_run_name()
 
@@ -46,21 +45,6 @@ def _load_cells() -> list[matrix_expand.Cell]:
 CELLS = _load_cells()
 
 
-def _pip_find_links() -> str | None:
-    """pip's configured find-links directory, if the user has one."""
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out if out and Path(out).is_dir() else None
-
-
 def _run_env(session: nox.Session, *, run: bool = False) -> dict[str, str]:
     """Environment for the harness: the matrix file, and where release torch wheels come from.
 
@@ -71,14 +55,10 @@ def _run_env(session: nox.Session, *, run: bool = False) -> dict[str, str]:
     env = {"VLLM_MATRIX_FILE": str(MATRIX_FILE)}
     if run:
         env["VLLM_MATRIX_RUN"] = RUN_NAME
-    if not os.environ.get(RELEASE_ENV):
-        find_links = _pip_find_links()
-        if find_links:
-            session.log(
-                f"release torch wheels from pip's find-links {find_links} (set {RELEASE_ENV} to change)"
-            )
-            env[RELEASE_ENV] = find_links
-    return env
+    override = pipconfig.release_override()
+    for name, where in override.items():
+        session.log(f"release torch wheels from pip's find-links {where} (set {name} to change)")
+    return env | override
 
 
 def _install_harness(session: nox.Session, extras: str = "") -> None:

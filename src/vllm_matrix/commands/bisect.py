@@ -20,7 +20,7 @@ from typing import Any
 
 from vllm_matrix import bisect_nightly, hardware
 from vllm_matrix.commands import load_cells
-from vllm_matrix.commands.run import _say, _sigterm_as_interrupt
+from vllm_matrix.commands.run import _say, _sigterm_as_interrupt, runner_environ
 from vllm_matrix.errors import InputError
 from vllm_matrix.matrix.specs import SpecError, parse_date
 from vllm_matrix.results import RunStore, check_run_name, reports_dir
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     name = check_run_name(args.run or f"bisect_{args.cell}_{args.good}_{args.bad}")
     store = RunStore(reports_dir(args.reports) / name)
     work = Workdir.resolve(args.workdir)
-    runner = Runner(config, store, work, hardware.detect(), Options(force=args.force), progress=_say)
+    runner = Runner(config, store, work, hardware.detect(), Options(force=args.force),
+                    environ=runner_environ(), progress=_say)  # fmt: skip
     _say(f"bisecting {args.cell} over {len(candidates)} nightlies, {args.good} .. {args.bad} -> {store.root}")
     with work.lock(say=_say), _sigterm_as_interrupt():
         try:

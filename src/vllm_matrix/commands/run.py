@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from vllm_matrix import __version__, hardware
+from vllm_matrix import __version__, hardware, pipconfig
 from vllm_matrix.commands import load_cells, report
 from vllm_matrix.errors import InputError
 from vllm_matrix.matrix import expand
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     selected = select(cells, args.cells, args.all, store if args.resume else None)
     work = Workdir.resolve(args.workdir)
     hw = hardware.detect()
-    runner = Runner(config, store, work, hw, Options(force=args.force, resume=args.resume), progress=_say)
+    options = Options(force=args.force, resume=args.resume)
+    runner = Runner(config, store, work, hw, options, environ=runner_environ(), progress=_say)
     meta = _run_meta(store, selected, resumed=args.resume)
     meta |= {"matrix": str(config.path), "workdir": str(work.root), "hardware": hw.to_dict(),
              "uv_cache": str(work.uv_cache) if work.uv_cache else None}  # fmt: skip
@@ -73,6 +74,14 @@ def run(args: argparse.Namespace) -> int:
     store.write_meta({**meta, "status": "complete", "finished_at": utc_now()})
     sys.stdout.write(report.render_table(results, store.name))
     return exit_code(results)
+
+
+def runner_environ() -> dict[str, str]:
+    """This process's environment, plus pip's find-links for release torch wheels when none is set."""
+    override = pipconfig.release_override()
+    for name, where in override.items():
+        _say(f"release torch wheels from pip's find-links {where} (set {name} to change)")
+    return {**os.environ, **override}
 
 
 def _run_meta(store: RunStore, selected: Sequence[Cell], *, resumed: bool) -> dict[str, Any]:
