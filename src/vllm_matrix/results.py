@@ -29,9 +29,10 @@ from vllm_matrix.stages.state import CellState
 
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)
-OUTCOMES = ("pass", "fail", "skip", "error", "interrupted")
+# n/a: a combination the applicability table rules out; it is recorded, never run.
+OUTCOMES = ("pass", "fail", "skip", "error", "interrupted", "n/a")
 # Outcomes a ``--resume`` keeps; an interrupted cell runs again.
-FINISHED = ("pass", "fail", "skip", "error")
+FINISHED = ("pass", "fail", "skip", "error", "n/a")
 RUN_FILE = "run.json"
 REPORTS_ENV = "VLLM_MATRIX_REPORTS"
 RESULT_FILE = "result.json"
@@ -54,6 +55,14 @@ class StageRecord:
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class CachedFrom:
+    """The earlier run and cell whose verdict, on the same resolved inputs, this result repeats."""
+
+    run: str
+    cell: str
+
+
 @dataclass
 class CellResult:
     """Everything result.json holds about one cell (see docs/results.md)."""
@@ -73,6 +82,7 @@ class CellResult:
     diagnosis: Diagnosis | None = None
     stages: list[StageRecord] = field(default_factory=list)
     facts: CellState = field(default_factory=CellState)
+    cached_from: CachedFrom | None = None  # the verdict was taken from this run's cell, not re-run
     started_at: str = ""
     finished_at: str = ""
     duration_s: float = 0.0
@@ -101,6 +111,7 @@ class CellResult:
             "diagnosis": self.diagnosis.to_dict() if self.diagnosis else None,
             "stages": [_stage_dict(s) for s in self.stages],
             "facts": self.facts.to_dict(),
+            "cached_from": to_data(self.cached_from) if self.cached_from else None,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration_s": self.duration_s,
@@ -119,18 +130,24 @@ class CellResult:
             stages = from_data(data.get("stages", []), list[StageRecord])
         except SerialError as exc:
             raise ValueError(str(exc)) from None
-        diagnosis = data.get("diagnosis")
         return cls(
             id=str(data["id"]), run=str(data.get("run", "")), outcome=str(data["outcome"]),
             cell=dict(data.get("cell") or {}), experimental=bool(data.get("experimental")),
             stage=data.get("stage"), klass=data.get("class"), message=data.get("message"),
             evidence=[str(e) for e in data.get("evidence") or []], evidence_line=data.get("evidence_line"),
-            log=data.get("log"), hint=data.get("hint"),
-            diagnosis=Diagnosis.from_dict(diagnosis) if isinstance(diagnosis, dict) and diagnosis.get("class")
-            else None,
-            stages=stages, facts=state, started_at=str(data.get("started_at", "")),
-            finished_at=str(data.get("finished_at", "")), duration_s=float(data.get("duration_s") or 0.0),
+            log=data.get("log"), hint=data.get("hint"), diagnosis=_diagnosis(data.get("diagnosis")),
+            stages=stages, facts=state, cached_from=_cached_from(data.get("cached_from")),
+            started_at=str(data.get("started_at", "")), finished_at=str(data.get("finished_at", "")),
+            duration_s=float(data.get("duration_s") or 0.0),
         )  # fmt: skip
+
+
+def _diagnosis(data: Any) -> Diagnosis | None:
+    return Diagnosis.from_dict(data) if isinstance(data, dict) and data.get("class") else None
+
+
+def _cached_from(data: Any) -> CachedFrom | None:
+    return CachedFrom(str(data["run"]), str(data["cell"])) if isinstance(data, dict) else None
 
 
 def _stage_dict(record: StageRecord) -> dict[str, Any]:

@@ -163,6 +163,7 @@ class CellState:
     suites: SuiteCounts | None = None
     suite_dependencies: dict[str, str | None] = field(default_factory=dict)
     forced: str | None = None
+    cache_key: str | None = None  # the hash of every resolved input that decides the verdict
     harness_version: str | None = None
 
     @property
