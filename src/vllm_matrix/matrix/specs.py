@@ -33,17 +33,28 @@ class TorchSpec:
     version: str = ""
 
 
+SourceKind = Literal["git", "path", "wheel", "vllm-commit", "nightly-vllm"]
+# Prebuilt vLLM, installed over the cell's torch: a release wheel (PyPI), vLLM's
+# per-commit wheel index (wheels.vllm.ai), the vLLM dev wheels of the PyTorch nightly index.
+PREBUILT = ("wheel", "vllm-commit", "nightly-vllm")
+SOURCE_FORMS = (
+    "git:<ref>, path:<dir>, wheel:<requirement>, vllm-commit:<sha>|nightly "
+    "or nightly-vllm:latest|latest~N|YYYY-MM-DD"
+)
+_HEX_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+
+
 @dataclass(frozen=True)
 class Source:
-    """Where a cell's vLLM comes from: a git ref, a local checkout, or a wheel."""
+    """Where a cell's vLLM comes from: a git ref, a local checkout, or a prebuilt wheel."""
 
-    kind: Literal["git", "path", "wheel"]
+    kind: SourceKind
     value: str
 
     @property
     def builds(self) -> bool:
-        """A wheel source installs; git and path sources are built from source."""
-        return self.kind != "wheel"
+        """Whether vLLM is built from source (git:, path:); prebuilt kinds only install."""
+        return self.kind not in PREBUILT
 
 
 def parse_date(text: str) -> dt.date:
@@ -111,13 +122,20 @@ def _is_version(text: str) -> bool:
 
 
 def parse_source(value: str) -> Source:
-    """Parse ``git:<ref>``, ``path:<dir>`` or ``wheel:<requirement>``."""
+    """Parse a vLLM source (``SOURCE_FORMS``)."""
     kind, sep, rest = value.partition(":")
-    if not sep or kind not in ("git", "path", "wheel") or not rest:
-        raise SpecError(f"expected git:<ref>, path:<dir> or wheel:<requirement>, got {value!r}")
+    if not sep or kind not in ("git", "path", *PREBUILT) or not rest:
+        raise SpecError(f"expected {SOURCE_FORMS}, got {value!r}")
     check_no_shell(rest, what=f"{kind} value")
     if kind == "git" and (rest.startswith("-") or " " in rest or ".." in rest):
         raise SpecError(f"not a valid git ref: {rest!r}")
+    if kind == "vllm-commit" and rest != "nightly" and not _HEX_SHA.match(rest):
+        raise SpecError(f"vllm-commit: expected a hex commit sha (7 to 40 digits) or 'nightly', got {rest!r}")
+    if kind == "nightly-vllm":
+        try:
+            parse_torch(f"nightly:{rest}")  # the forms of a torch nightly: latest, latest~N, a date
+        except SpecError:
+            raise SpecError(f"nightly-vllm: expected latest, latest~N or YYYY-MM-DD, got {rest!r}") from None
     return Source(kind, rest)  # type: ignore[arg-type]
 
 

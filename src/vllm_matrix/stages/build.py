@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from vllm_matrix import buildenv, fileio
+from vllm_matrix.prebuilt.overrides import shipped as shipped_overrides
 from vllm_matrix.stages import torch, uv
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.stages.state import BuildEnvFacts, VllmChoice
@@ -50,7 +51,7 @@ def argv(ctx: StageContext, tree: Path) -> list[str]:
     """The uv command line: the cell's indexes, the overrides, no build isolation, the tree."""
     return [
         uv.uv_exe(ctx.env), "pip", "install", "--python", str(ctx.python),
-        *uv.index_args(ctx), "--override", str(uv.overrides_file()),
+        *uv.index_args(ctx), "--override", str(shipped_overrides()),
         "--no-build-isolation", "--reinstall-package", "vllm", "--verbose", str(tree),
     ]  # fmt: skip
 

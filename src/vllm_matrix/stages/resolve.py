@@ -3,19 +3,25 @@
 ``nightly:*`` becomes an exact wheel via the nightly index client (a date that
 is not on the index makes the cell a skip; an unreachable index a failure of
 class NETWORK_FETCH), a release stays its version, ``git:<ref>`` becomes a
-commit, ``path:`` records the checkout's commit, ``wheel:`` its requirement.
+commit, ``path:`` records the checkout's commit, ``wheel:`` its requirement,
+``vllm-commit:`` and ``nightly-vllm:`` the exact prebuilt wheel file (a variant or date
+the index lacks is a skip, like a missing torch nightly).
 """
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from vllm_matrix import gitsource
 from vllm_matrix.matrix import cell as cell_mod
 from vllm_matrix.nightly import errors as nightly_errors
 from vllm_matrix.nightly.client import IndexClient
+from vllm_matrix.nightly.listing import DEFAULT_PLATFORM
 from vllm_matrix.nightly.resolve import resolve_torch as resolve_nightly
+from vllm_matrix.prebuilt import commits, devwheels
 from vllm_matrix.stages import uv
 from vllm_matrix.stages.base import StageContext, StageSkipped
 from vllm_matrix.stages.state import TorchChoice, VllmChoice
@@ -23,6 +29,7 @@ from vllm_matrix.stages.state import TorchChoice, VllmChoice
 # Variables of the caller's environment that change what a build produces.
 BUILD_ENV_VARS = ("VLLM_TARGET_DEVICE", "VLLM_USE_PRECOMPILED", "CMAKE_BUILD_TYPE", "VLLM_MAIN_CUDA_VERSION")
 MARKER = ".vllm-matrix-build.json"
+T = TypeVar("T")
 
 
 def run(ctx: StageContext) -> None:
@@ -46,16 +53,9 @@ def resolve_torch(ctx: StageContext) -> TorchChoice:
     base = ctx.config.index("nightly").effective(ctx.env)
     if uv.is_local(base):
         raise ctx.fail(f"the nightly index must be a URL, got the directory {base}")
-    try:
-        resolved = resolve_nightly(spec, ctx.cell.cuda, ctx.cell.python, base, client=_client(ctx))
-    except (nightly_errors.NightlyMissing, nightly_errors.NightlySpecError) as exc:
-        raise StageSkipped(ctx.stage, str(exc)) from None
-    except nightly_errors.IndexUnavailable as exc:
-        ctx.note(f"error: {exc}")
-        raise ctx.fail(str(exc), klass="NETWORK_FETCH", evidence=[str(exc)]) from None
-    except nightly_errors.IndexMalformed as exc:
-        ctx.note(f"error: {exc}")
-        raise ctx.fail(str(exc)) from None
+    resolved = _index_errors(
+        ctx, lambda: resolve_nightly(spec, ctx.cell.cuda, ctx.cell.python, base, client=_client(ctx))
+    )
     return TorchChoice(ctx.cell.torch, "nightly", resolved.torch.version, tuple(resolved.requirements()),
                        index, resolved.to_dict())  # fmt: skip
 
@@ -65,13 +65,43 @@ def _client(ctx: StageContext) -> IndexClient:
 
 
 def resolve_vllm(ctx: StageContext) -> VllmChoice:
-    """What vLLM the cell means, exactly: a requirement, a commit, or a checkout and its commit."""
+    """What vLLM the cell means, exactly: a requirement, a wheel file, a commit, or a checkout."""
     source = ctx.cell.source
     if source.kind == "wheel":
         return VllmChoice("wheel", requirement=source.value)
+    if source.kind in ("vllm-commit", "nightly-vllm"):
+        return _index_errors(ctx, lambda: _resolve_prebuilt(ctx, source.kind, source.value))
     if source.kind == "path":
         return _resolve_path(ctx, Path(source.value).expanduser())
     return _resolve_git(ctx, source.value)
+
+
+def _resolve_prebuilt(ctx: StageContext, kind: str, value: str) -> VllmChoice:
+    """The exact wheel of vLLM's per-commit index, or of the PyTorch nightly index's vLLM dev wheels."""
+    python, cuda = ctx.cell.python, ctx.cell.cuda
+    if kind == "vllm-commit":
+        base = ctx.config.index("vllm_wheels").effective(ctx.env)
+        found = commits.resolve(value, cuda, python, DEFAULT_PLATFORM, base, _client(ctx))
+        return VllmChoice("vllm-commit", requirement=f"vllm @ {found.url}", url=found.url, ref=value,
+                          commit=found.built_from, version=found.version)  # fmt: skip
+    index = ctx.config.index("nightly").effective(ctx.env)
+    wheel = devwheels.resolve(value, cuda, python, DEFAULT_PLATFORM, index, _client(ctx))
+    return VllmChoice("nightly-vllm", requirement=f"vllm @ {wheel.url}", url=wheel.url, ref=value,
+                      version=wheel.version)  # fmt: skip
+
+
+def _index_errors(ctx: StageContext, lookup: Callable[[], T]) -> T:
+    """An index answer, with its errors as the cell's outcome: missing a skip, unreachable a failure."""
+    try:
+        return lookup()
+    except (nightly_errors.NightlyMissing, nightly_errors.NightlySpecError) as exc:
+        raise StageSkipped(ctx.stage, str(exc)) from None
+    except nightly_errors.IndexUnavailable as exc:
+        ctx.note(f"error: {exc}")
+        raise ctx.fail(str(exc), klass="NETWORK_FETCH", evidence=[str(exc)]) from None
+    except nightly_errors.IndexMalformed as exc:
+        ctx.note(f"error: {exc}")
+        raise ctx.fail(str(exc)) from None
 
 
 def _resolve_path(ctx: StageContext, path: Path) -> VllmChoice:
@@ -117,7 +147,7 @@ def resolved_build_key(ctx: StageContext) -> str:
     """The build key over resolved versions: cells that agree share one venv (build once)."""
     torch, vllm = ctx.state.torch, ctx.state.vllm
     assert torch is not None and vllm is not None  # resolve sets both first
-    wheel = vllm.kind == "wheel"
+    wheel = not ctx.cell.source.builds
     values = {
         "python": ctx.cell.python,
         "torch": torch.version,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 
 from vllm_matrix.errors import HarnessError
 from vllm_matrix.matrix.config import MatrixConfig
+from vllm_matrix.prebuilt.overrides import shipped as shipped_overrides
 from vllm_matrix.proc import ProcResult
 from vllm_matrix.stages.base import StageContext
 
@@ -92,17 +92,6 @@ def index_args(ctx: StageContext, *, with_torch_index: bool = True) -> list[str]
     return args
 
 
-def overrides_file() -> Path:
-    """The shipped override file that keeps PyPI's torchvision/torchaudio/torchcodec out.
-
-    Their PyPI builds do not load beside a CPU or nightly torch (``operator
-    torchvision::nms does not exist``); companions a cell needs are installed
-    with torch, from the torch index, before any override applies.
-    """
-    with resources.as_file(resources.files("vllm_matrix") / "data" / "overrides.txt") as path:
-        return Path(path)
-
-
 def pip_install(
     ctx: StageContext,
     requirements: Sequence[str],
@@ -110,12 +99,13 @@ def pip_install(
     what: str,
     extra: Sequence[str] = (),
     overrides: bool = True,
+    override_file: Path | None = None,
     with_torch_index: bool = True,
 ) -> ProcResult:
     """``uv pip install`` into the cell venv, logged to the stage's log; StageFailed unless it worked."""
     argv = [uv_exe(ctx.env), "pip", "install", "--python", str(ctx.python)]
     argv += index_args(ctx, with_torch_index=with_torch_index)
     if overrides:
-        argv += ["--override", str(overrides_file())]
+        argv += ["--override", str(override_file or shipped_overrides())]
     argv += [*extra, *requirements]
     return ctx.check(argv, what=what)
