@@ -17,11 +17,12 @@ from urllib.parse import urljoin
 
 from vllm_matrix.nightly.client import IndexClient
 from vllm_matrix.nightly.errors import IndexMalformed, IndexNotFound, NightlyMissing
-from vllm_matrix.nightly.pages import fits_platform, fits_python, parse_page, parse_wheel_name
+from vllm_matrix.nightly.pages import fits_platform, fits_python, parse_wheel_name
 
 DEFAULT_BASE = "https://wheels.vllm.ai"
 NIGHTLY = "nightly"
 # The commit a wheel was built from, in its version: 0.11.2.dev363+ge2f56c309 or ...+ge2f56c309.cu130
+_SUBDIR = re.compile(r"""href=["']?([A-Za-z0-9_.-]+)/["'>\s]""")
 _GIT_LABEL = re.compile(r"\+g([0-9a-f]{7,40})(?:\.|$)")
 
 
@@ -78,11 +79,10 @@ def _missing(commit: str, variant: str, base: str, client: IndexClient) -> str:
     """Why there is no wheel: the commit has other variants, or none at all."""
     root = f"{base.rstrip('/')}/{commit}/"
     try:
-        page = parse_page(client.get(root), root)
-    except (IndexNotFound, IndexMalformed):
+        page = client.get(root)
+    except IndexNotFound:
         return f"{base} has no wheels for vLLM commit {commit}"
-    have = sorted(link.filename.rstrip("/") for link in page.links if link.url.endswith("/"))
-    variants = [v for v in have if v != "vllm"]
+    variants = sorted(set(_SUBDIR.findall(page)) - {"vllm"})  # the project list links "cu130/", ...
     return (
         f"vLLM commit {commit} has no {variant} wheel (it has: {', '.join(variants) or 'the default only'})"
     )
