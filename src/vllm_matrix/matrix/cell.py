@@ -101,6 +101,8 @@ def torch_slug(value: str) -> str:
         return f"latest{spec.back}" if spec.back else "latest"
     if spec.kind == "date" and spec.date is not None:
         return "n" + spec.date.strftime("%Y%m%d")
+    if spec.kind == "existing":
+        return "existing"
     return "t" + slug(spec.version)
 
 

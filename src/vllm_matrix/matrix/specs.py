@@ -25,12 +25,17 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class TorchSpec:
-    """A torch axis value: a nightly (latest, latest~N, a date) or an exact release."""
+    """A torch axis value: a nightly (latest, latest~N, a date), an exact release, or ``existing``.
 
-    kind: Literal["latest", "date", "release"]
+    ``existing`` is a torch already installed in some Python (an NGC container, a cluster's
+    module): ``interpreter`` names that Python, or is empty for ``python<cell's python>`` on PATH.
+    """
+
+    kind: Literal["latest", "date", "release", "existing"]
     back: int = 0
     date: dt.date | None = None
     version: str = ""
+    interpreter: str = ""
 
 
 SourceKind = Literal["git", "path", "wheel", "vllm-commit", "nightly-vllm"]
@@ -109,7 +114,12 @@ def parse_torch(value: str) -> TorchSpec:
         )
     if value[:1].isdigit() and _is_version(value):
         return TorchSpec("release", version=value)
-    raise SpecError(f"expected a torch spec such as nightly:latest or 2.13.0+cpu, got {value!r}")
+    if value == "existing" or value.startswith("existing:/"):
+        return TorchSpec("existing", interpreter=value.removeprefix("existing").removeprefix(":"))
+    raise SpecError(
+        "expected a torch spec such as nightly:latest, 2.13.0+cpu, existing or "
+        f"existing:/path/to/python, got {value!r}"
+    )
 
 
 def _is_version(text: str) -> bool:

@@ -28,3 +28,16 @@ def keeping_torch(target: Path, torch_version: str) -> Path:
         target, f"{text}\n# the cell's own torch, whatever the wheel pins\ntorch=={torch_version}\n"
     )
     return target
+
+
+def without_torch(target: Path) -> Path:
+    """Write ``target``: the shipped overrides plus a torch requirement that is never true.
+
+    For a cell on an existing torch (a container's, a cluster's): its venv sees that torch
+    through a ``.pth`` file, which uv does not count as installed, and there may be no index
+    at all; so no install may resolve torch, whatever a package requires.
+    """
+    text = shipped().read_text(encoding="utf-8").rstrip("\n")
+    keep = '# the existing torch the venv sees; never installed\ntorch; sys_platform == "never"\n'
+    fileio.write_atomic(target, f"{text}\n{keep}")
+    return target

@@ -10,6 +10,8 @@ the index lacks is a skip, like a missing torch nightly).
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -45,8 +47,10 @@ def run(ctx: StageContext) -> None:
 
 
 def resolve_torch(ctx: StageContext) -> TorchChoice:
-    """The exact torch the cell installs, and from where."""
+    """The exact torch the cell installs (or finds), and from where."""
     spec = ctx.cell.torch_spec
+    if spec.kind == "existing":
+        return resolve_existing(ctx, spec.interpreter)
     index = uv.torch_index(ctx.config, spec.kind, ctx.cell.cuda, ctx.env)
     if spec.kind == "release":
         return TorchChoice(ctx.cell.torch, "release", spec.version, (f"torch=={spec.version}",), index)
@@ -58,6 +62,46 @@ def resolve_torch(ctx: StageContext) -> TorchChoice:
     )
     return TorchChoice(ctx.cell.torch, "nightly", resolved.torch.version, tuple(resolved.requirements()),
                        index, resolved.to_dict())  # fmt: skip
+
+
+# Run by the existing Python: what it is, what it can import, and which torch.
+EXISTING_PROBE = """
+import json, sys
+out = {"python": "%d.%d" % sys.version_info[:2], "executable": sys.executable,
+       "site": [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]}
+try:
+    import torch
+    out.update(version=torch.__version__, git_version=torch.version.git_version, cuda=torch.version.cuda)
+except Exception as exc:
+    out["error"] = "%s: %s" % (type(exc).__name__, exc)
+open(sys.argv[1], "w").write(json.dumps(out))
+"""
+
+
+def resolve_existing(ctx: StageContext, interpreter: str) -> TorchChoice:
+    """An existing torch: the Python that has it (named, else ``python<cell's python>`` on PATH)."""
+    python = interpreter or shutil.which(f"python{ctx.cell.python}", path=ctx.env.get("PATH")) or ""
+    if not python:
+        raise ctx.fail(
+            f"torch = existing: no python{ctx.cell.python} on PATH (name one: existing:/path/to/python)"
+        )
+    out = ctx.cell_dir / "existing-torch.json"
+    result = ctx.run([python, "-c", EXISTING_PROBE, str(out)])
+    try:
+        found = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ctx.fail(f"{python} did not answer ({result.describe()})") from None
+    if "version" not in found:
+        raise ctx.fail(f"{python} has no importable torch: {found.get('error', 'unknown')}")
+    if found["python"] != ctx.cell.python.rstrip("t"):
+        raise ctx.fail(f"{python} is Python {found['python']}, but the cell says python = {ctx.cell.python}")
+    ctx.note(
+        f"existing torch {found['version']} (git {found['git_version']}, CUDA {found['cuda']}) in {python}"
+    )
+    return TorchChoice(
+        ctx.cell.torch, "existing", found["version"], interpreter=found["executable"],
+        git_version=found["git_version"], cuda=found["cuda"], site=tuple(found["site"]),
+    )  # fmt: skip
 
 
 def _client(ctx: StageContext) -> IndexClient:
@@ -150,7 +194,7 @@ def resolved_build_key(ctx: StageContext) -> str:
     wheel = not ctx.cell.source.builds
     values = {
         "python": ctx.cell.python,
-        "torch": torch.version,
+        "torch": torch.version if not torch.existing else torch.identity(),
         "cuda": ctx.cell.cuda,
         "arch": "" if wheel else ctx.cell.arch,  # nothing is compiled for a wheel
         "vllm": vllm_identity(ctx, vllm),

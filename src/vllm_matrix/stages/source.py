@@ -79,7 +79,12 @@ def install_wheel(ctx: StageContext, vllm: VllmChoice) -> None:
     """
     requirement = str(vllm.requirement)
     torch_version = ctx.state.torch_version
-    keep = overrides.keeping_torch(ctx.cell_dir / OVERRIDES, torch_version) if torch_version else None
+    existing = ctx.state.torch is not None and ctx.state.torch.kind == "existing"
+    keep = (
+        overrides.keeping_torch(ctx.cell_dir / OVERRIDES, torch_version)
+        if torch_version and not existing
+        else None
+    )
     ctx.note(f"[installing {requirement} over torch {ctx.state.torch_version} (override file {keep})]")
     uv.pip_install(ctx, [requirement], what=f"installing {requirement}", override_file=keep)
     torch.ensure_unchanged(ctx)
