@@ -126,6 +126,8 @@ def vllm_slug(value: str) -> str:
         return "vc_" + slug(src.value[:9])
     if src.kind == "nightly-vllm":
         return "nv_" + torch_slug(f"nightly:{src.value}")
+    if src.kind == "toolchain":
+        return "toolchain"
     return slug(src.value)
 
 

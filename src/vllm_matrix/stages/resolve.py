@@ -113,6 +113,8 @@ def resolve_vllm(ctx: StageContext) -> VllmChoice:
     source = ctx.cell.source
     if source.kind == "wheel":
         return VllmChoice("wheel", requirement=source.value)
+    if source.kind == "toolchain":
+        return VllmChoice("toolchain", requirement=source.value)
     if source.kind in ("vllm-commit", "nightly-vllm"):
         return _index_errors(ctx, lambda: _resolve_prebuilt(ctx, source.kind, source.value))
     if source.kind == "path":

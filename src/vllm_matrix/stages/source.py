@@ -35,7 +35,7 @@ from vllm_matrix.errors import HarnessError
 from vllm_matrix.matrix.cell import slug
 from vllm_matrix.matrix.specs import PREBUILT
 from vllm_matrix.prebuilt import overrides
-from vllm_matrix.stages import torch, uv
+from vllm_matrix.stages import toolchain, torch, uv
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.stages.state import VllmChoice
 
@@ -66,6 +66,8 @@ def run(ctx: StageContext) -> None:
         ctx.state.source_dir = str(git_tree(ctx, vllm))
     elif vllm.kind == "path":
         ctx.state.source_dir = str(path_tree(ctx, vllm))
+    elif vllm.kind == "toolchain":
+        ctx.state.source_dir = str(toolchain.lay_out(ctx))
     else:
         raise HarnessError(f"the source stage has no {vllm.kind}: sources")
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from vllm_matrix.serial import from_data, to_data
 
 TorchKind = Literal["release", "nightly", "existing"]
-VllmKind = Literal["wheel", "git", "path", "sdist", "vllm-commit", "nightly-vllm"]
+VllmKind = Literal["wheel", "git", "path", "sdist", "vllm-commit", "nightly-vllm", "toolchain"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,8 @@ class VllmChoice:
             return f"sdist:{self.sha256}"
         if self.kind in ("vllm-commit", "nightly-vllm"):
             return f"{self.kind}:{self.url}"
+        if self.kind == "toolchain":
+            return f"toolchain:{self.requirement}"
         return f"path:{self.path}@{self.commit}"
 
 
