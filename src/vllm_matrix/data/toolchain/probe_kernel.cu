@@ -1,4 +1,5 @@
 // The one kernel of the toolchain preflight: y = x + 1, compiled for the cell's TORCH_CUDA_ARCH_LIST.
+#include <c10/cuda/CUDAException.h>
 #include <torch/extension.h>
 
 __global__ void add_one_kernel(const float* x, float* y, int64_t n) {
