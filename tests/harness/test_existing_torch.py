@@ -38,8 +38,11 @@ def container(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = uv.base_env(root / "uv")
     subprocess.run([uv.uv_exe(), "venv", "-q", "-p", PY, str(venv)], env=env, check=True, timeout=120)
     wheel = fake_torch(root / "wheels", TORCH, git_version=GIT)
+    transformers = build_wheel(
+        root / "wheels", "transformers", "5.17.0", files={"transformers/__init__.py": ""}
+    )
     python = venv / "bin" / "python"
-    install = [uv.uv_exe(), "pip", "install", "-q", "--python", str(python), str(wheel)]
+    install = [uv.uv_exe(), "pip", "install", "-q", "--python", str(python), str(wheel), str(transformers)]
     subprocess.run(install, env=env, check=True, timeout=120)
     return python
 
@@ -63,7 +66,8 @@ def run(tmp_path: Path, python: Path, wheels: Path, stages: dict[str, object] | 
 @pytest.mark.slow
 def test_a_cell_on_an_existing_torch_sees_it_and_installs_none(tmp_path: Path, container: Path) -> None:
     wheels = tmp_path / "wheels"
-    fake_vllm(wheels, "0.26.0", pins=["torch==2.11.0"])  # the release's exact pin, which no index here has
+    # the release's exact torch pin, and a dependency the container has: no index here has either
+    fake_vllm(wheels, "0.26.0", pins=["torch==2.11.0", "transformers>=4.56"])
     result = run(tmp_path, container, wheels)
     assert result.outcome == "pass", (result.stage, result.message, result.evidence)
     facts = result.facts
@@ -74,6 +78,7 @@ def test_a_cell_on_an_existing_torch_sees_it_and_installs_none(tmp_path: Path, c
     venv = Path(str(facts.venv))
     own = venv / "lib" / f"python{PY}" / "site-packages"
     assert not list(own.glob("torch*")), "torch was installed again into the cell's venv"
+    assert not list(own.glob("transformers*")), "what the container provides was installed again"
     seen = subprocess.run([str(venv / "bin" / "python"), "-c", "import torch; print(torch.__file__)"],
                           capture_output=True, text=True, check=True)  # fmt: skip
     assert str(container.parent.parent) in seen.stdout  # the container's own torch

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from vllm_matrix.errors import HarnessError
 from vllm_matrix.matrix.config import MatrixConfig
+from vllm_matrix.prebuilt.overrides import installed_names, without_torch
 from vllm_matrix.prebuilt.overrides import shipped as shipped_overrides
-from vllm_matrix.prebuilt.overrides import without_torch
 from vllm_matrix.proc import ProcResult
 from vllm_matrix.stages.base import StageContext
 
@@ -98,9 +98,10 @@ EXISTING_OVERRIDES = "overrides-existing-torch.txt"  # in the cell dir
 
 def default_overrides(ctx: StageContext) -> Path:
     """The override file of every install after torch: the shipped one; for an existing torch, one
-    that never resolves torch (``overrides.without_torch``)."""
-    if ctx.state.torch is not None and ctx.state.torch.kind == "existing":
-        return without_torch(ctx.cell_dir / EXISTING_OVERRIDES)
+    that never resolves torch nor anything else its environment has (``overrides.without_torch``)."""
+    torch = ctx.state.torch
+    if torch is not None and torch.existing:
+        return without_torch(ctx.cell_dir / EXISTING_OVERRIDES, installed_names(torch.site))
     return shipped_overrides()
 
 

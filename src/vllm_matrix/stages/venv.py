@@ -57,7 +57,7 @@ def needed_bytes(ctx: StageContext) -> int:
     override = ctx.env.get(MIN_FREE_ENV)
     if override:
         return int(float(override) * GIB)
-    kind = "build" if ctx.cell.source.builds else "wheel"
+    kind = "build" if ctx.cell.source.vllm_tree else "wheel"  # the toolchain probe is small
     return int(NEEDED_GIB[kind] * GIB)
 
 
