@@ -97,7 +97,11 @@ class Stages:
     def resolve(self, ctx: StageContext) -> None:
         date = self.night.date.replace("-", "")
         version = f"2.11.0.dev{date}+{ctx.cell.cuda}"
-        wheel = {"date": self.night.date, "version": version, "filename": f"torch-{version}-cp312-linux_x86_64.whl"}
+        wheel = {
+            "date": self.night.date,
+            "version": version,
+            "filename": f"torch-{version}-cp312-linux_x86_64.whl",
+        }
         ctx.state.torch = TorchChoice(ctx.cell.torch, "nightly", version, (f"torch=={version}",),
                                       "https://download.pytorch.org/whl/nightly", {"torch": wheel})  # fmt: skip
         commit = "5e3f1a2" + date + "0" * 26
@@ -142,7 +146,10 @@ class Stages:
 
 def pytest_junit(cell_id: str, tokens: float, failing: bool, cases: int = 6) -> str:
     """A pytest JUnit (xunit1) like the payload's: kernel cases, a figures case, maybe a failure."""
-    body = [f'<testcase classname="kernels.test_norm" name="test_rms_norm[{i}]" time="0.01"/>' for i in range(cases)]
+    body = [
+        f'<testcase classname="kernels.test_norm" name="test_rms_norm[{i}]" time="0.01"/>'
+        for i in range(cases)
+    ]
     figures = {"engine_start_cold_s": 41.2, "engine_start_warm_s": 6.1, "ttft_s": 0.012, "prefill_tok_s": 24000.0,
                "decode_tok_s": tokens, "peak_rss_gib": 2.6, "device_memory_used_gib": 7.5,
                "kv_cache_tokens": 933888, "kv_cache_gib": 1.781}  # fmt: skip
@@ -150,7 +157,9 @@ def pytest_junit(cell_id: str, tokens: float, failing: bool, cases: int = 6) -> 
     body.append(f'<testcase classname="generation.test_speed" name="test_tiny_model_figures" time="2.9">'
                 f"<properties>{props}</properties></testcase>")  # fmt: skip
     if failing:
-        message = f"RuntimeError: FlashAttention 3 is not supported on this device {SCRIPT}".replace("<", "&lt;")
+        message = f"RuntimeError: FlashAttention 3 is not supported on this device {SCRIPT}".replace(
+            "<", "&lt;"
+        )
         body.append(f'<testcase classname="generation.test_generation" name="test_greedy_matches_hf" time="1.0">'
                     f'<failure message="{message}">Traceback: {SCRIPT.replace("<", "&lt;")}</failure></testcase>')  # fmt: skip
     tests, failures = len(body), int(failing)

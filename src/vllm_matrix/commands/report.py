@@ -35,15 +35,25 @@ SITE = "site"
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("report", help="build the report (site, Markdown, JSON, JUnit, image) of runs")
-    parser.add_argument("inputs", nargs="*", metavar="RUN_DIR|JUNIT",
-                        help="run directories, JUnit files or directories of CI artifacts (default: the latest run)")
-    parser.add_argument("--previous", metavar="REPORT_DIR",
-                        help="an earlier report (its site dir or report.json) for history "
-                             "(default: the earlier runs under the reports dir)")
+    parser.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="RUN_DIR|JUNIT",
+        help="run directories, JUnit files or directories of CI artifacts (default: the latest run)",
+    )
+    parser.add_argument(
+        "--previous",
+        metavar="REPORT_DIR",
+        help="an earlier report (its site dir or report.json) for history "
+        "(default: the earlier runs under the reports dir)",
+    )
     parser.add_argument("--out", metavar="DIR", help="where the site goes (default: reports/<run>/site/)")
-    parser.add_argument("--plan", metavar="FILE",
-                        help="`vllm-matrix plan --format json|github` output: planned cells with no result "
-                             "show as 'no result'")
+    parser.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="`vllm-matrix plan --format json|github` output: planned cells with no result "
+        "show as 'no result'",
+    )
     parser.add_argument("--format", choices=FORMATS, default="markdown", help="what is printed on stdout")
     parser.add_argument(
         "--reports", metavar="DIR", help="reports dir (default: $VLLM_MATRIX_REPORTS, else ./reports)"
@@ -62,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         history = past.from_reports_dir(reports, loaded.run_dirs, min(loaded.started.values(), default=""))
     out = Path(args.out) if args.out else default_out(loaded, reports)
     report = build.build(loaded, history, out, problems)
-    sys.stdout.write(report.markdown if args.format == "markdown" else json.dumps(report.json, indent=1) + "\n")
+    sys.stdout.write(
+        report.markdown if args.format == "markdown" else json.dumps(report.json, indent=1) + "\n"
+    )
     for line in report.problems:
         print(f"vllm-matrix: report: {line}", file=sys.stderr)
     print(f"vllm-matrix: report: {len(report.cells)} cells -> {out / 'index.html'}", file=sys.stderr)

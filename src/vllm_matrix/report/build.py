@@ -43,7 +43,9 @@ def title_for(loaded: Loaded) -> str:
     return f"vLLM × torch compatibility: {named}"
 
 
-def assemble(loaded: Loaded, past: Sequence[Observation], problems: Sequence[str] = ()) -> tuple[Report, list[Observation]]:
+def assemble(
+    loaded: Loaded, past: Sequence[Observation], problems: Sequence[str] = ()
+) -> tuple[Report, list[Observation]]:
     """The report's model: views with history marks, the pivot, Markdown and JSON (no files)."""
     cells = model.views(loaded.entries)
     kept = history.apply(cells, past, loaded.started)

@@ -89,7 +89,9 @@ def page(view: CellView) -> CellPage:
 def timeline(result: CellResult) -> list[StageBar]:
     """Every stage with its duration; reused stages (a shared build) keep their status."""
     longest = max((s.duration_s for s in result.stages), default=0.0) or 1.0
-    return [StageBar(s.name, s.status, s.duration_s, s.duration_s / longest, s.message) for s in result.stages]
+    return [
+        StageBar(s.name, s.status, s.duration_s, s.duration_s / longest, s.message) for s in result.stages
+    ]
 
 
 def versions(result: CellResult) -> list[tuple[str, str, str | None]]:
@@ -108,10 +110,14 @@ def versions(result: CellResult) -> list[tuple[str, str, str | None]]:
     rows += _pairs([("build key", facts.build_key), ("flash-attention via", facts.fa_mechanism),
                     ("harness", facts.harness_version)])  # fmt: skip
     if facts.reused_build:
-        rows.append(("build reused from", f"cell {facts.reused_build.cell} of run {facts.reused_build.run}", None))
+        rows.append(
+            ("build reused from", f"cell {facts.reused_build.cell} of run {facts.reused_build.run}", None)
+        )
     if facts.build_env:
         rows += [(f"build env {k}", v, None) for k, v in sorted(facts.build_env.env.items())]
-    rows += [(f"suite dependency {k}", v or "absent", None) for k, v in sorted(facts.suite_dependencies.items())]
+    rows += [
+        (f"suite dependency {k}", v or "absent", None) for k, v in sorted(facts.suite_dependencies.items())
+    ]
     return rows
 
 
@@ -126,7 +132,9 @@ def _vllm_rows(facts: CellState) -> list[tuple[str, str, str | None]]:
         rows += _pairs([("vLLM source", vllm.kind), ("vLLM requirement", vllm.requirement),
                         ("vLLM ref", vllm.ref), ("vLLM path", vllm.path)])  # fmt: skip
         if vllm.commit:
-            rows.append(("vLLM commit", vllm.commit, VLLM_COMMIT + vllm.commit if vllm.kind == "git" else None))
+            rows.append(
+                ("vLLM commit", vllm.commit, VLLM_COMMIT + vllm.commit if vllm.kind == "git" else None)
+            )
     return rows + _pairs([("vLLM version", facts.vllm_version)])
 
 
@@ -134,8 +142,9 @@ def _audit(facts: CellState) -> dict[str, Any] | None:
     audit = facts.arch_audit
     if audit is None:
         return None
+    extensions = [dict(e) for e in audit.extensions]
     return {"gpu": audit.gpu, "verdicts": audit.verdicts, "skipped": audit.skipped,
-            "not_runnable": list(audit.not_runnable), "extensions": [dict(e) for e in audit.extensions]}  # fmt: skip
+            "not_runnable": list(audit.not_runnable), "extensions": extensions}  # fmt: skip
 
 
 def _logs(result: CellResult, cell_dir: Path) -> list[tuple[str, Path]]:

@@ -56,7 +56,11 @@ def _value(key: str, text: str) -> Any:
 
 def _facts(props: dict[str, str]) -> CellState:
     commit = props.get("vllm_commit")
-    return CellState(torch_version=props.get("torch_version"), torch_git_version=props.get("torch_git_version"),
-                     vllm_version=props.get("vllm_version"), build_key=props.get("build_key"),
-                     fa_mechanism=props.get("fa_mechanism"),
-                     vllm=VllmChoice("git", commit=commit) if commit else None)  # fmt: skip
+    return CellState(
+        torch_version=props.get("torch_version"),
+        torch_git_version=props.get("torch_git_version"),
+        vllm_version=props.get("vllm_version"),
+        build_key=props.get("build_key"),
+        fa_mechanism=props.get("fa_mechanism"),
+        vllm=VllmChoice("git", commit=commit) if commit else None,
+    )

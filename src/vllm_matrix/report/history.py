@@ -73,7 +73,9 @@ def read_report(path: Path) -> list[Observation]:
     return [Observation.from_dict(o) for o in data.get("history", []) if isinstance(o, dict)]
 
 
-def apply(cells: Sequence[CellView], past: Iterable[Observation], started: dict[str, str]) -> list[Observation]:
+def apply(
+    cells: Sequence[CellView], past: Iterable[Observation], started: dict[str, str]
+) -> list[Observation]:
     """Mark changes, streaks and flakiness on ``cells``; the history the new report keeps."""
     current_runs = {v.run for v in cells}
     earlier = sorted((o for o in past if o.run not in current_runs), key=lambda o: (o.started_at, o.run))

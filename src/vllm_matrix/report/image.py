@@ -20,11 +20,11 @@ from pathlib import Path
 from markupsafe import escape
 from PIL import Image, ImageDraw, ImageFont
 
-from vllm_matrix.report.legend import CACHED, CACHED_FAIL_FILL, FLAKY, look
+from vllm_matrix.report.legend import CACHED, CACHED_FAIL_FILL, EXPERIMENTAL_FAIL_FILL, FLAKY, look
 from vllm_matrix.report.model import AXIS_TITLES, CellView, Pivot
 
 TARGET_WIDTH = 800
-CELL_MIN, CELL_MAX, CELL_H = 84, 130, 34
+CELL_MIN, CELL_MAX, CELL_H = 84, 130, 44
 HEAD_H, TITLE_H, PAD = 26, 30, 8
 FONT, SMALL = 13, 10
 PNG_SCALE = 2
@@ -80,10 +80,25 @@ def fit(text: str, size: int, width: float) -> str:
     return text + "…"
 
 
+def wrap(text: str, size: int, width: float, lines: int = 2) -> list[str]:
+    """``text`` broken after ``_`` into at most ``lines`` lines that fit ``width`` (the last one cut)."""
+    parts = [p + "_" for p in text.split("_")[:-1]] + [text.split("_")[-1]]
+    out = [""]
+    for part in parts:
+        if out[-1] and text_width(out[-1] + part, size) > width and len(out) < lines:
+            out.append("")
+        out[-1] += part
+    return [fit(line, size, width) for line in out]
+
+
+def drawable(text: str) -> str:
+    """``text`` in the characters the bundled font has (it lacks ×)."""
+    return text.replace("×", "x")
+
+
 def layout(pivot: Pivot, title: str, footer: str) -> Layout:
     """Boxes and labels of the grid: axis columns, torch columns, one box per place."""
-    label_w = [max([text_width(AXIS_TITLES[a], FONT)] + [text_width(r[i], FONT) for r in pivot.rows]) + 2 * PAD
-               for i, a in enumerate(pivot.axes)]  # fmt: skip
+    label_w = [_label_width(pivot, i) for i in range(len(pivot.axes))]
     room = TARGET_WIDTH - sum(label_w) - 2 * PAD
     columns = pivot.columns[-max(1, int(room // CELL_MIN)) :]
     cell_w = max(CELL_MIN, min(CELL_MAX, room / max(len(columns), 1)))
@@ -92,12 +107,18 @@ def layout(pivot: Pivot, title: str, footer: str) -> Layout:
     width = int(sum(label_w) + cell_w * len(columns) + 2 * PAD)
     height = int(TITLE_H + HEAD_H + CELL_H * len(pivot.rows) + TITLE_H + PAD)
     out = Layout(max(width, 320), height)
-    out.labels.append(Label(PAD, 20, fit(title, FONT + 2, out.width - 2 * PAD), FONT + 2, "#1f2328", bold=True))
+    out.labels.append(Label(PAD, 20, fit(drawable(title), FONT + 2, out.width - 2 * PAD), FONT + 2, "#1f2328",
+                            bold=True))  # fmt: skip
     _head(out, pivot, label_w, columns, cell_w)
     for r, row in enumerate(pivot.rows):
         _row(out, pivot, row, TITLE_H + HEAD_H + r * CELL_H, label_w, columns, cell_w)
     out.labels.append(Label(PAD, height - PAD - 4, fit(footer, FONT, out.width - 2 * PAD), FONT, "#59636e"))
     return out
+
+
+def _label_width(pivot: Pivot, index: int) -> float:
+    texts = [AXIS_TITLES[pivot.axes[index]], *(row[index] for row in pivot.rows)]
+    return max(text_width(t, FONT) for t in texts) + 2 * PAD
 
 
 def _head(out: Layout, pivot: Pivot, label_w: list[float], columns: Sequence[str], cell_w: float) -> None:
@@ -118,7 +139,7 @@ def _row(out: Layout, pivot: Pivot, row: tuple[str, ...], y: float, label_w: lis
     x = float(PAD)
     for value, w in zip(row, label_w, strict=True):
         out.boxes.append(Box(x, y, w, CELL_H, "#ffffff"))
-        out.labels.append(Label(x + PAD, y + 21, value, FONT, "#1f2328"))
+        out.labels.append(Label(x + PAD, y + 27, value, FONT, "#1f2328"))
         x += w
     for column in columns:
         out.boxes.append(Box(x, y, cell_w, CELL_H, "#ffffff"))
@@ -133,16 +154,18 @@ def _place(out: Layout, views: Sequence[CellView], x: float, y: float, w: float)
     view = views[0]
     lk = look(FLAKY if view.flaky else view.status)
     fill = CACHED_FAIL_FILL if view.status == CACHED and view.verdict == "fail" else lk.fill
+    fill = EXPERIMENTAL_FAIL_FILL if view.status == "fail" and view.experimental and not view.flaky else fill
     out.boxes.append(Box(x + 2, y + 2, w - 4, CELL_H - 4, fill, lk.ink if lk.fill == "#ffffff" else fill,
                          dashed=lk.fill == "#ffffff"))  # fmt: skip
     head = place_label(view)
     sub = view.klass if view.klass and "fail" in (view.status, view.verdict) else ""
     sub = sub if len(views) == 1 else f"+{len(views) - 1} more"
-    ink = "#1f2328" if fill == CACHED_FAIL_FILL else lk.ink
-    out.labels.append(Label(x + w / 2, y + (15 if sub else 21), fit(head, FONT, w - 8), FONT, ink, bold=True,
-                            middle=True))  # fmt: skip
-    if sub:
-        out.labels.append(Label(x + w / 2, y + 28, fit(sub, SMALL, w - 8), SMALL, ink, middle=True))
+    ink = "#1f2328" if fill in (CACHED_FAIL_FILL, EXPERIMENTAL_FAIL_FILL) else lk.ink
+    subs = wrap(sub, SMALL, w - 8) if sub else []
+    top = 27 if not subs else 17 if len(subs) == 1 else 15
+    out.labels.append(Label(x + w / 2, y + top, fit(head, FONT, w - 8), FONT, ink, bold=True, middle=True))
+    for i, line in enumerate(subs):
+        out.labels.append(Label(x + w / 2, y + top + 12 + i * 11, line, SMALL, ink, middle=True))
 
 
 def place_label(view: CellView) -> str:

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vllm_matrix.results import OUTCOMES, RUN_FILE, CellResult, RunStore
 from vllm_matrix.report import junitread
+from vllm_matrix.report.fromjunit import result_from_junit
 from vllm_matrix.report.junitread import JUnitSummary
 from vllm_matrix.report.legend import NO_RESULT, UNREADABLE
-from vllm_matrix.report.fromjunit import result_from_junit
+from vllm_matrix.results import OUTCOMES, RUN_FILE, CellResult, RunStore
 
 RESULT = "result"
 SEARCH_DEPTH = 3  # how deep a directory of CI artifacts is searched for run directories
@@ -80,6 +80,7 @@ def load(paths: Sequence[Path], plan: Path | None = None, known: dict[str, dict[
     axes = {**(known or {}), **planned}
     for entry in loaded.entries:
         entry.cell = entry.cell or dict(axes.get(entry.cell_id, {}))
+        _note_problems(loaded, entry)
     if not loaded.entries:
         loaded.problems.append("no cells in the inputs: the report is empty")
     return loaded
@@ -119,7 +120,9 @@ def _load_run(loaded: Loaded, root: Path) -> None:
     scan = store.scan()
     entries = [_from_result(store, result, name) for result in scan.results]
     for bad in scan.unreadable:
-        entries.append(_unreadable(bad.cell_id, name, f"{bad.path} {bad.reason}", store.cell_dir(bad.cell_id)))
+        entries.append(
+            _unreadable(bad.cell_id, name, f"{bad.path} {bad.reason}", store.cell_dir(bad.cell_id))
+        )
     have = {e.cell_id for e in entries}
     for cell_id in meta.get("selected", []):
         if cell_id not in have:
@@ -127,8 +130,6 @@ def _load_run(loaded: Loaded, root: Path) -> None:
     if not entries:
         loaded.problems.append(f"{root}: empty run (no cell results, nothing selected)")
     loaded.environments.append(_environment(name, meta, entries))
-    for entry in entries:
-        _note_problems(loaded, entry)
     loaded.entries += entries
 
 
@@ -137,7 +138,9 @@ def _from_result(store: RunStore, result: CellResult, run: str) -> Entry:
     if result.outcome not in OUTCOMES:
         reason = f"{store.result_path(result.id)} has the unknown outcome {result.outcome!r}"
         return _unreadable(result.id, run, reason, cell_dir)
-    entry = Entry(result.id, result.run or run, RESULT, cell=dict(result.cell), result=result, cell_dir=cell_dir)
+    entry = Entry(
+        result.id, result.run or run, RESULT, cell=dict(result.cell), result=result, cell_dir=cell_dir
+    )
     junit = store.junit_path(result.id)
     if junit.is_file():
         try:
@@ -174,7 +177,6 @@ def _load_junit(loaded: Loaded, path: Path) -> None:
     except ValueError as exc:
         cell_id = _id_from_path(path)
         loaded.entries.append(Entry(cell_id, "", UNREADABLE, reason=f"{path} {exc}"))
-        loaded.problems.append(f"{path} {exc}: cell {cell_id} shows as unreadable result")
         return
     groups = junitread.by_cell(suites)
     if not groups:
@@ -184,9 +186,10 @@ def _load_junit(loaded: Loaded, path: Path) -> None:
         result = result_from_junit(cell_id, summary)
         entry = Entry(cell_id, result.run, RESULT, cell=dict(result.cell), result=result, junit=summary)
         if result.outcome not in OUTCOMES:
-            entry = Entry(cell_id, result.run, UNREADABLE, cell=dict(result.cell), junit=summary,
-                          reason=f"{path}: cell {cell_id} has no known outcome ({result.outcome!r})")  # fmt: skip
-        _note_problems(loaded, entry)
+            reason = f"{path}: cell {cell_id} has no known outcome ({result.outcome!r})"
+            entry = Entry(
+                cell_id, result.run, UNREADABLE, cell=dict(result.cell), junit=summary, reason=reason
+            )
         loaded.entries.append(entry)
 
 
@@ -207,7 +210,8 @@ def _note_problems(loaded: Loaded, entry: Entry) -> None:
 
 
 def _environment(run: str, meta: dict[str, Any], entries: Iterable[Entry]) -> Environment:
-    hardware = meta.get("hardware") if isinstance(meta.get("hardware"), dict) else {}
+    found = meta.get("hardware")
+    hardware: dict[str, Any] = found if isinstance(found, dict) else {}
     gpus = tuple(_gpu_text(g) for g in hardware.get("gpus", []) if isinstance(g, dict))
     host = meta.get("host") or next((e.junit.hostname for e in entries if e.junit and e.junit.hostname), None)
     return Environment(run, host, gpus, hardware.get("nvcc_version"), meta.get("tool_version"))
@@ -239,8 +243,9 @@ def _add_missing(loaded: Loaded, planned: dict[str, dict[str, Any]]) -> None:
     run = max(set(runs), key=runs.count) if runs else ""
     for cell_id, cell in planned.items():
         if cell_id not in have:
-            entry = Entry(cell_id, run, NO_RESULT, cell=dict(cell), reason="planned, but no artifact came back")
-            _note_problems(loaded, entry)
+            entry = Entry(
+                cell_id, run, NO_RESULT, cell=dict(cell), reason="planned, but no artifact came back"
+            )
             loaded.entries.append(entry)
 
 

@@ -116,7 +116,7 @@ def summarise(suites: Iterable[TestSuite]) -> JUnitSummary:
         for case in suite:
             summary.tests += 1
             _take_case(summary, case)
-        summary.xml.append(suite.tostring())
+        summary.xml.append(suite.tostring())  # type: ignore[no-untyped-call]
     return summary
 
 
@@ -138,7 +138,9 @@ def _take_stage(summary: JUnitSummary, case: TestCase, bad: list[Failure | Error
     if skipped:
         summary.skip_message = skipped[0].message
     if bad and summary.stage_failure is None:
-        summary.stage_failure = StageCase(str(case.name), bad[0].type, bad[0].message or "", bad[0].text or "")
+        summary.stage_failure = StageCase(
+            str(case.name), bad[0].type, bad[0].message or "", bad[0].text or ""
+        )
     if case.name == "cell":
         return
     status = "fail" if any(isinstance(r, Failure) for r in bad) else "error" if bad else "pass"

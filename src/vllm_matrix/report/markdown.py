@@ -73,7 +73,9 @@ def _row(cells: Sequence[str]) -> str:
 
 def legend() -> str:
     """The legend line under the table."""
-    parts = [f"{lk.symbol} {lk.label}" if lk.symbol != lk.label else f"{lk.label} ({lk.meaning})" for lk in LOOKS]
+    parts = [
+        f"{lk.symbol} {lk.label}" if lk.symbol != lk.label else f"{lk.label} ({lk.meaning})" for lk in LOOKS
+    ]
     parts.append(f"{EXPERIMENTAL_MARK} experimental (its failure does not fail the run)")
     return "Legend: " + " · ".join(parts)
 

@@ -43,7 +43,9 @@ def synthetic_suite(view: CellView) -> TestSuite:
 
 def _axes_properties(view: CellView) -> dict[str, str]:
     props = {"cell_id": view.id, "run": view.run, "outcome": view.status}
-    return props | {k: str(v) for k, v in view.entry.cell.items() if k not in ("id", "tags") and v is not None}
+    return props | {
+        k: str(v) for k, v in view.entry.cell.items() if k not in ("id", "tags") and v is not None
+    }
 
 
 def write(path: Path, cells: Sequence[CellView]) -> None:
@@ -65,4 +67,4 @@ def _chunks(cells: Iterable[CellView]) -> Iterable[bytes]:
         if junit and junit.xml and view.result is not None:
             yield from junit.xml
         else:
-            yield synthetic_suite(view).tostring()
+            yield synthetic_suite(view).tostring()  # type: ignore[no-untyped-call]

@@ -7,7 +7,6 @@ only the runs after it are read from their results.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,7 +34,9 @@ def from_reports_dir(reports: Path, current: Iterable[Path], before: str) -> lis
     skip = {p.resolve() for p in current}
     runs = [p for p in reports.glob("*") if (p / RUN_FILE).is_file() and p.resolve() not in skip]
     started = {p: str(RunStore(p).read_meta().get("started_at", "")) for p in runs}
-    earlier = sorted((p for p in runs if not before or started[p] < before), key=lambda p: (started[p], p.name))
+    earlier = sorted(
+        (p for p in runs if not before or started[p] < before), key=lambda p: (started[p], p.name)
+    )
     pending: list[Path] = []
     found: list[Observation] = []
     for run_dir in reversed(earlier[-MAX_RUNS:]):
@@ -50,12 +51,3 @@ def from_reports_dir(reports: Path, current: Iterable[Path], before: str) -> lis
 def _observe_run(run_dir: Path, started_at: str) -> list[Observation]:
     loaded = inputs.load([run_dir])
     return [observe(view, started_at) for view in model.views(loaded.entries)]
-
-
-def is_report(path: Path) -> bool:
-    """Whether ``path`` is a report.json or a site directory holding one."""
-    target = path / REPORT_JSON if path.is_dir() else path
-    try:
-        return json.loads(target.read_text(encoding="utf-8")).get("schema") == "vllm-matrix-report"
-    except (OSError, ValueError, AttributeError):
-        return False

@@ -65,7 +65,9 @@ def write(out: Path, data: SiteData, pivot: Pivot, cells: Sequence[CellView]) ->
     """Write index.html, cells/<id>.html with each cell's logs, and assets/ under ``out`` (a staging dir)."""
     env = environment()
     _copy_assets(out / "assets")
-    matrix = env.get_template("matrix.html.j2").render(title=data.title, root="", **_matrix_context(data, pivot, cells))
+    matrix = env.get_template("matrix.html.j2").render(
+        title=data.title, root="", **_matrix_context(data, pivot, cells)
+    )
     _write(out / "index.html", matrix)
     template = env.get_template("cell.html.j2")
     for view in cells:
@@ -73,7 +75,9 @@ def write(out: Path, data: SiteData, pivot: Pivot, cells: Sequence[CellView]) ->
         logs_dir = out / Path(view.page).with_suffix("") / "logs"
         for name, source in detail.logs:
             _copy(source, logs_dir / name)
-        html = template.render(view=view, page=detail, title=data.title, root="../", logs_href=_logs_href(view))
+        html = template.render(
+            view=view, page=detail, title=data.title, root="../", logs_href=_logs_href(view)
+        )
         _write(out / view.page, html)
 
 
@@ -96,7 +100,9 @@ def _matrix_context(data: SiteData, pivot: Pivot, cells: Sequence[CellView]) -> 
         "column_totals": {c: totals([v for v in cells if v.column == c]) for c in pivot.columns},
         "failures": failures(cells),
         "changes": [v for v in cells if v.change or v.broken_since or v.flaky],
-        "cuda_versions": sorted({v.result.facts.torch_cuda for v in cells if v.result and v.result.facts.torch_cuda}),
+        "cuda_versions": sorted(
+            {v.result.facts.torch_cuda for v in cells if v.result and v.result.facts.torch_cuda}
+        ),
     }
 
 

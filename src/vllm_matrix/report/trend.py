@@ -22,7 +22,9 @@ def sparkline(points: Sequence[tuple[str, float]], title: str) -> Markup:
     low, high = min(values), max(values)
     span = (high - low) or 1.0
     step = (WIDTH - 2 * PAD) / max(len(points) - 1, 1)
-    xy = [(PAD + i * step, HEIGHT - PAD - (v - low) / span * (HEIGHT - 2 * PAD)) for i, v in enumerate(values)]
+    xy = [
+        (PAD + i * step, HEIGHT - PAD - (v - low) / span * (HEIGHT - 2 * PAD)) for i, v in enumerate(values)
+    ]
     line = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
     dots = "".join(
         f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(label)}: {value:g} tokens/s</title></circle>'
