@@ -77,6 +77,7 @@ class Night:
     started_at: str
     fail_build: set[str] = field(default_factory=set)  # cells whose build fails (nvcc log)
     fail_test: set[str] = field(default_factory=set)  # cells with a failing payload test (markup message)
+    fail_verify: set[str] = field(default_factory=set)  # cells whose import fails with markup in the error
     tokens: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -124,6 +125,9 @@ class Stages:
         ctx.note("build: ok")
 
     def verify(self, ctx: StageContext) -> None:
+        if ctx.cell.id in self.night.fail_verify:
+            line = f"ImportError: {SCRIPT} | `rm -rf` && <b>bold</b>"
+            ctx.check([PY, "-c", f"import sys; print({line!r}); sys.exit(1)"], what="importing vLLM")
         ctx.state.torch_git_version = "cf30153c4c131c8164ee7798e5022d810682e2cb"
         ctx.state.torch_cuda = "12.8" if ctx.cell.cuda == "cu128" else "13.0"
         ctx.state.vllm_version = "0.33.1.dev42+g5e3f1a2"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vllm_matrix.report.inputs import RESULT, Entry
-from vllm_matrix.report.legend import CACHED, FLAKY, STATUSES
+from vllm_matrix.report.legend import BY_KEY, CACHED, FLAKY, STATUSES
 from vllm_matrix.results import CachedFrom, CellResult
 
 ROW_AXES = ("cuda", "arch", "flash_attn", "vllm")
@@ -27,6 +27,7 @@ AXIS_TITLES = {"torch": "torch", "cuda": "CUDA", "arch": "arch", "flash_attn": "
 DECISIVE_WIDTH = 120
 EXPERIMENTAL_FAILS = "fail (experimental)"  # a count in totals(): failures that do not fail the run
 _DEV_DATE = re.compile(r"\.dev(\d{4})(\d{2})(\d{2})")
+UNKNOWN = "?"  # an axis no input names (a planned cell's missing field, a JUnit without it)
 _DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 
 
@@ -195,24 +196,24 @@ def cache_key(cell: dict[str, Any], result: CellResult | None) -> tuple[str | No
 def shown_axes(cell: dict[str, Any], column: str) -> dict[str, str]:
     """Every filter axis as a short label: ``FA2``, ``main``, ``bf16``; torch is the pivot column."""
     fa = cell.get("flash_attn")
-    vllm = str(cell.get("vllm") or "?")
+    vllm = str(cell.get("vllm") or UNKNOWN)
     eager = cell.get("enforce_eager")
     return {
         "torch": column,
-        "cuda": str(cell.get("cuda") or "?"),
+        "cuda": str(cell.get("cuda") or UNKNOWN),
         "arch": str(cell.get("arch") or "no arch list"),
         "flash_attn": f"FA{fa}" if fa else "no FA",
         "vllm": vllm.split(":", 1)[1] if vllm.startswith(("git:", "wheel:", "sdist:")) else vllm,
-        "gpu": str(cell.get("gpu") or "?"),
-        "dtype": _DTYPES.get(str(cell.get("dtype")), str(cell.get("dtype") or "?")),
-        "python": str(cell.get("python") or "?"),
-        "enforce_eager": "?" if eager is None else "eager" if eager else "graphs",
+        "gpu": str(cell.get("gpu") or UNKNOWN),
+        "dtype": _DTYPES.get(str(cell.get("dtype")), str(cell.get("dtype") or UNKNOWN)),
+        "python": str(cell.get("python") or UNKNOWN),
+        "enforce_eager": UNKNOWN if eager is None else "eager" if eager else "graphs",
     }
 
 
 def pivot(cells: Sequence[CellView]) -> Pivot:
     """The pivot: the row axes are ROW_AXES plus each EXTRA_AXES axis that varies."""
-    axes = ROW_AXES + tuple(a for a in EXTRA_AXES if len({v.axes[a] for v in cells}) > 1)
+    axes = ROW_AXES + tuple(a for a in EXTRA_AXES if len({v.axes[a] for v in cells} - {UNKNOWN}) > 1)
     grid: dict[tuple[tuple[str, ...], str], list[CellView]] = {}
     for view in cells:
         grid.setdefault((tuple(view.axes[a] for a in axes), view.column), []).append(view)
@@ -235,7 +236,7 @@ def totals_line(cells: Sequence[CellView]) -> str:
     """``50 cells: 2 pass, 3 fail (1 experimental), 45 skip, 1 flaky``."""
     counts = totals(cells)
     soft = counts.pop(EXPERIMENTAL_FAILS, 0)
-    shown = ", ".join(f"{n} {k}" + (f" ({soft} experimental)" if k == "fail" and soft else "")
+    shown = ", ".join(f"{n} {BY_KEY[k].label}" + (f" ({soft} experimental)" if k == "fail" and soft else "")
                       for k, n in counts.items())  # fmt: skip
     return f"{len(cells)} cells: {shown or 'none'}"
 
