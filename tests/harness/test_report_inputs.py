@@ -86,8 +86,8 @@ def test_a_missing_log_is_said_and_the_verdict_kept(run_dir: Path) -> None:
     assert entry.kind == "result" and entry.result is not None and entry.result.outcome == "fail"
     build_log = run_dir / "cells" / FA2_130 / "logs" / "build.log"
     assert loaded.problems == [
-        f"cell {FA2_130} of run n2: log logs/build.log is missing from {build_log.parent.parent}",
-        f"cell {FA3_130} of run n2: log {build_log} is missing from {run_dir / 'cells' / FA3_130}",
+        f"cell {FA2_130} of run n2: log logs/build.log missing from {build_log.parent.parent}",
+        f"cell {FA3_130} of run n2: log {build_log} missing from {run_dir / 'cells' / FA3_130}",
     ], "the cell that shared the failed build points at the same log"
 
 

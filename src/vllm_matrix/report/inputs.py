@@ -147,9 +147,9 @@ def _from_result(store: RunStore, result: CellResult, run: str) -> Entry:
             entry.junit = junitread.summarise(junitread.read_suites(junit))
         except ValueError as exc:
             entry.notes.append(f"{junit} {exc}: its tests and figures are left out")
-    for log in _logs_named(result):
-        if not (log if log.is_absolute() else cell_dir / log).is_file():
-            entry.notes.append(f"log {log} is missing from {cell_dir}")
+    missing = [str(log) for log in _logs_named(result) if not (cell_dir / log).is_file()]
+    if missing:
+        entry.notes.append(f"log{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing from {cell_dir}")
     return entry
 
 

@@ -21,7 +21,16 @@ from markupsafe import Markup, escape
 from vllm_matrix.report import celldetail
 from vllm_matrix.report.inputs import Environment
 from vllm_matrix.report.legend import CACHED_FAIL_FILL, LOOKS, look
-from vllm_matrix.report.model import AXIS_TITLES, FILTER_AXES, CellView, Pivot, failures, totals, totals_line
+from vllm_matrix.report.model import (
+    AXIS_TITLES,
+    FILTER_AXES,
+    UNKNOWN,
+    CellView,
+    Pivot,
+    failures,
+    totals,
+    totals_line,
+)
 from vllm_matrix.report.trend import sparkline
 
 ASSETS = ("style.css", "report.js")
@@ -87,7 +96,7 @@ def _logs_href(view: CellView) -> str:
 
 
 def _matrix_context(data: SiteData, pivot: Pivot, cells: Sequence[CellView]) -> dict[str, Any]:
-    axes = [a for a in FILTER_AXES if len({v.axes[a] for v in cells}) > 1]
+    axes = [a for a in FILTER_AXES if len({v.axes[a] for v in cells} - {UNKNOWN}) > 1]
     return {
         "data": data,
         "pivot": pivot,

@@ -1,5 +1,6 @@
 // Filters of the matrix page: by every axis (select) and by outcome (checkboxes).
-// A chip is shown when it matches every filter; rows and columns left empty are hidden.
+// A chip is shown when it matches every axis filter and each of its marks (its status, the verdict
+// a cached cell repeats, flaky) is checked; rows and columns left empty are hidden.
 (function () {
   "use strict";
   var grid = document.getElementById("grid");
@@ -16,7 +17,7 @@
     }
     var marks = chip.getAttribute("data-marks").split(" ");
     var allowed = boxes.filter(function (b) { return b.checked; }).map(function (b) { return b.getAttribute("data-outcome"); });
-    return marks.some(function (m) { return allowed.indexOf(m) >= 0; });
+    return marks.every(function (m) { return allowed.indexOf(m) >= 0; });
   }
 
   function apply() {
