@@ -62,7 +62,9 @@ def test_with_no_argument_it_reports_the_latest_run_into_its_site(
     out, err = capsys.readouterr()
     assert out.startswith("## vLLM × torch compatibility: n2\n")
     assert f"- `{FA2_130}` (run `n2`): fail, stage `build`, `NVCC_UNSUPPORTED_ARCH`" in out
-    assert f"- `{FA2_130}`: newly broken (was pass in run n1)" in out, "history from the earlier run in reports/"
+    assert f"- `{FA2_130}`: newly broken (was pass in run n1)" in out, (
+        "history from the earlier run in reports/"
+    )
     site = reports / "n2" / "site"
     assert err.splitlines() == [f"vllm-matrix: report: 5 cells -> {site / 'index.html'}"]
     assert {p.name for p in site.iterdir()} >= {"index.html", "report.json", "junit.xml", "matrix.png"}
@@ -83,7 +85,9 @@ def test_bad_input_is_one_line_each_the_report_is_still_built_and_exit_4(
     lines = err.splitlines()
     assert "Traceback" not in err and len(lines) == 3
     assert lines[0].startswith(f"vllm-matrix: report: {empty}: empty run")
-    assert "result.json is not valid JSON, truncated or corrupt" in lines[1] and "unreadable result" in lines[1]
+    assert (
+        "result.json is not valid JSON, truncated or corrupt" in lines[1] and "unreadable result" in lines[1]
+    )
     assert (out_dir / "index.html").is_file() and "unreadable result" in (out_dir / "index.html").read_text()
 
 
@@ -95,5 +99,8 @@ def test_no_run_at_all_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_previous_names_the_report_to_compare_with(reports: Path, capsys: pytest.CaptureFixture[str]) -> None:
     first = reports.parent / "first"
     assert main(["report", str(reports / "n1"), "--out", str(first)]) == 0
-    assert main(["report", str(reports / "n2"), "--previous", str(first), "--out", str(reports.parent / "b")]) == 0
+    assert (
+        main(["report", str(reports / "n2"), "--previous", str(first), "--out", str(reports.parent / "b")])
+        == 0
+    )
     assert f"- `{FA2_130}`: newly broken (was pass in run n1)" in capsys.readouterr().out

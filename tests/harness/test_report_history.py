@@ -20,7 +20,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def marked(run_dir: Path, earlier: list[Path]) -> dict[str, model.CellView]:
     loaded = inputs.load([run_dir])
     cells = model.views(loaded.entries)
-    seen = [o for r in earlier for o in past._observe_run(r, str(json.loads((r / "run.json").read_text())["started_at"]))]
+    seen = [
+        o
+        for r in earlier
+        for o in past._observe_run(r, str(json.loads((r / "run.json").read_text())["started_at"]))
+    ]
     history.apply(cells, seen, loaded.started)
     return {v.id: v for v in cells}
 

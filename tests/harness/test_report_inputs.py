@@ -109,7 +109,12 @@ def test_junit_only_artifacts_give_the_same_verdicts(run_dir: Path, tmp_path: Pa
     for entry in loaded.entries:
         want, got = from_results[entry.cell_id], entry.result
         assert want is not None and got is not None
-        assert (got.outcome, got.klass, got.run, got.message) == (want.outcome, want.klass, want.run, want.message)
+        assert (got.outcome, got.klass, got.run, got.message) == (
+            want.outcome,
+            want.klass,
+            want.run,
+            want.message,
+        )
         assert got.stage == (want.stage if want.outcome == "fail" else None), "a skip's stage is not in JUnit"
         assert got.evidence[:1] == want.evidence[:1]
         assert got.cell["cuda"] == want.cell["cuda"] and got.cell["flash_attn"] == want.cell["flash_attn"]
@@ -128,7 +133,9 @@ def test_a_truncated_junit_artifact_is_an_unreadable_cell(run_dir: Path, tmp_pat
 
 def test_a_planned_cell_without_an_artifact_is_no_result(run_dir: Path, tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
-    cells = [json.loads((run_dir / "cells" / c / "result.json").read_text())["cell"] for c in (FA2_128, FA2_130)]
+    cells = [
+        json.loads((run_dir / "cells" / c / "result.json").read_text())["cell"] for c in (FA2_128, FA2_130)
+    ]
     plan.write_text(json.dumps({"include": cells}))
     files = artifacts(run_dir, tmp_path / "artifacts")
     kept = [f for f in files if FA2_130 not in f.name]

@@ -23,7 +23,9 @@ def test_one_symbol_per_cell_with_the_class_and_totals_last(text: str) -> None:
     lines = text.splitlines()
     table = [line for line in lines if line.startswith("|")]
     assert table[0] == "| CUDA | arch | FA | vLLM ref | GPU | 2026-11-28 | latest |"
-    assert "| cu130 | 12.0 | FA2 | main | sm\\_120 |" not in text, "an underscore inside a word is not escaped"
+    assert "| cu130 | 12.0 | FA2 | main | sm\\_120 |" not in text, (
+        "an underscore inside a word is not escaped"
+    )
     assert "| cu130 | 12.0 | FA2 | main | sm_120 | ❌ `NVCC_UNSUPPORTED_ARCH` |  |" in table
     assert "| cu130 | 12.0 | FA3 | main | sm_120 | ❌ `NVCC_UNSUPPORTED_ARCH`† |  |" in table, "experimental"
     assert "| cu128 | 10.0 | FA2 | main | sm_100 |  | ⏭️ |" in table
@@ -50,4 +52,6 @@ def test_code_spans_and_plain_text_escape_what_markdown_would_act_on() -> None:
     assert markdown.code("a `b` c") == "``a `b` c``"
     assert markdown.code("`x`") == "`` `x` ``"
     assert markdown.code("a|b", in_table=True) == "`a\\|b`"
-    assert markdown.plain("<script>*x*</script> _y_ sm_120") == "\\<script\\>\\*x\\*\\</script\\> \\_y\\_ sm_120"
+    assert (
+        markdown.plain("<script>*x*</script> _y_ sm_120") == "\\<script\\>\\*x\\*\\</script\\> \\_y\\_ sm_120"
+    )

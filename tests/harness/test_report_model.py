@@ -21,7 +21,9 @@ def cells(tmp_path_factory: pytest.TempPathFactory) -> list[model.CellView]:
     return model.views(inputs.load(runs).entries)
 
 
-def test_columns_are_the_resolved_nightly_then_unresolved_specs_then_releases(cells: list[model.CellView]) -> None:
+def test_columns_are_the_resolved_nightly_then_unresolved_specs_then_releases(
+    cells: list[model.CellView],
+) -> None:
     pivot = model.pivot(cells)
     assert pivot.columns == ["2026-11-28", "latest", "2.13.0+cpu"]
     assert pivot.axes == ("cuda", "arch", "flash_attn", "vllm", "gpu", "dtype"), "the extras that vary"
@@ -49,7 +51,9 @@ def test_failures_are_listed_with_stage_class_and_decisive_line(cells: list[mode
 def _result(**facts: object) -> CellResult:
     state = CellState(torch=TorchChoice("nightly:latest", "nightly", "2.11.0.dev20261128+cu128"),
                       vllm=VllmChoice("git", commit="abc"), build_key="k", **facts)  # type: ignore[arg-type]  # fmt: skip
-    return CellResult(id="c", run="r", outcome="pass", cell={"gpu": "sm_120", "dtype": "bfloat16"}, facts=state)
+    return CellResult(
+        id="c", run="r", outcome="pass", cell={"gpu": "sm_120", "dtype": "bfloat16"}, facts=state
+    )
 
 
 def test_the_cache_key_is_the_recorded_one_else_derived_from_resolved_facts() -> None:
@@ -72,7 +76,11 @@ def test_cached_and_no_result_statuses() -> None:
     (view,) = model.views([Entry("a", "r2", "result", result=cached)])
     assert (view.status, view.verdict, view.marks) == (CACHED, "fail", (CACHED, "fail"))
     (missing,) = model.views([Entry("b", "r2", NO_RESULT, reason="planned, but no artifact came back")])
-    assert (missing.status, missing.verdict, missing.decisive) == (NO_RESULT, None, "planned, but no artifact came back")
+    assert (missing.status, missing.verdict, missing.decisive) == (
+        NO_RESULT,
+        None,
+        "planned, but no artifact came back",
+    )
     assert model.failures([view, missing]) == [view, missing]
 
 

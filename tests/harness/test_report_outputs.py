@@ -49,7 +49,9 @@ def test_report_json_is_versioned_and_holds_every_cell(out: Path) -> None:
 def _shape(value: object) -> object:
     """The keys of nested objects (the first element stands for a list)."""
     if isinstance(value, dict):
-        return {k: _shape(v) for k, v in value.items() if k not in ("axes", "figures", "totals", "cells", "key")}
+        return {
+            k: _shape(v) for k, v in value.items() if k not in ("axes", "figures", "totals", "cells", "key")
+        }
     if isinstance(value, list) and value and isinstance(value[0], dict):
         return [_shape(value[0])]
     return None

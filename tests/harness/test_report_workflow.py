@@ -47,7 +47,10 @@ def test_plan_then_one_job_per_cell_on_its_gpu_runner(flow: dict[str, Any]) -> N
     jobs = flow["jobs"]
     assert list(jobs) == ["plan", "cell", "report", "deploy"]
     plan_run = " ".join(s.get("run", "") for s in steps(jobs["plan"]))
-    assert "vllm-matrix plan --format github" in plan_run and "vllm-matrix plan --format json > plan.json" in plan_run
+    assert (
+        "vllm-matrix plan --format github" in plan_run
+        and "vllm-matrix plan --format json > plan.json" in plan_run
+    )
     cell = jobs["cell"]
     assert cell["needs"] == "plan" and cell["runs-on"] == ["self-hosted", "${{ matrix.gpu }}"]
     assert cell["strategy"] == {"fail-fast": False, "matrix": "${{ fromJSON(needs.plan.outputs.matrix) }}"}
@@ -73,7 +76,9 @@ def test_the_report_runs_after_failed_cells_and_goes_to_pages(flow: dict[str, An
 
 
 def merge_script(flow: dict[str, Any]) -> str:
-    step = next(s for s in steps(flow["jobs"]["report"]) if s.get("name") == "merge the cells into the report")
+    step = next(
+        s for s in steps(flow["jobs"]["report"]) if s.get("name") == "merge the cells into the report"
+    )
     script = str(step["run"])
     assert "${{" not in script, "the merge step reads only files and the environment"
     return script
@@ -94,12 +99,17 @@ def test_the_merge_step_builds_the_site_and_a_missing_artifact_is_no_result(
         meta = json.loads((run_dir / "run.json").read_text()) | {"selected": [cell.id]}
         (job / "run.json").write_text(json.dumps(meta))
     summary = tmp_path / "summary.md"
-    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    env = {
+        **os.environ,
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+    }
     done = subprocess.run(["bash", "-e", "-c", merge_script(flow)], cwd=tmp_path, env=env, capture_output=True,
                           text=True, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert f"vllm-matrix: report: cell {FA2_130} of run n2: no result (planned, but no artifact came back)" in (
-        done.stderr
+    assert (
+        f"vllm-matrix: report: cell {FA2_130} of run n2: no result (planned, but no artifact came back)"
+        in (done.stderr)
     )
     report = json.loads((tmp_path / "site" / "report.json").read_text())
     statuses = {c["id"]: c["status"] for c in report["cells"]}

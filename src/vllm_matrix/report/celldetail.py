@@ -8,6 +8,7 @@ not there is said on the page, not guessed at.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -149,7 +150,10 @@ def _audit(facts: CellState) -> dict[str, Any] | None:
 
 def _logs(result: CellResult, cell_dir: Path) -> list[tuple[str, Path]]:
     """The cell's logs to copy into the site: its logs/ dir, plus a shared failed build's log."""
-    found = sorted((cell_dir / "logs").glob("*.log")) if (cell_dir / "logs").is_dir() else []
+    try:
+        found = sorted(Path(e.path) for e in os.scandir(cell_dir / "logs") if e.name.endswith(".log"))
+    except OSError:
+        found = []
     named = [Path(result.log)] if result.log and Path(result.log).is_absolute() else []
     return [(p.name, p) for p in [*found, *(p for p in named if p.is_file())]]
 

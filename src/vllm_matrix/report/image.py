@@ -212,4 +212,4 @@ def png(lay: Layout, path: Path, scale: int = PNG_SCALE) -> None:
         draw.text((x, y), t.text, fill=t.ink, font=font, anchor=anchor,
                   stroke_width=1 if t.bold else 0, stroke_fill=t.ink)  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG", optimize=True)
+    image.save(path, format="PNG")

@@ -144,12 +144,14 @@ def _from_result(store: RunStore, result: CellResult, run: str) -> Entry:
     junit = store.junit_path(result.id)
     if junit.is_file():
         try:
-            entry.junit = junitread.summarise(junitread.read_suites(junit))
+            entry.junit = junitread.summarise(junitread.read_suites(junit), source=junit)
         except ValueError as exc:
             entry.notes.append(f"{junit} {exc}: its tests and figures are left out")
     missing = [str(log) for log in _logs_named(result) if not (cell_dir / log).is_file()]
     if missing:
-        entry.notes.append(f"log{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing from {cell_dir}")
+        entry.notes.append(
+            f"log{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing from {cell_dir}"
+        )
     return entry
 
 
@@ -164,7 +166,7 @@ def _unreadable(cell_id: str, run: str, reason: str, cell_dir: Path | None) -> E
     junit = cell_dir / "junit.xml" if cell_dir else None
     if junit is not None and junit.is_file():
         try:
-            entry.junit = junitread.summarise(junitread.read_suites(junit))
+            entry.junit = junitread.summarise(junitread.read_suites(junit), source=junit)
             entry.cell = result_from_junit(cell_id, entry.junit).cell
         except ValueError:
             pass
@@ -182,7 +184,7 @@ def _load_junit(loaded: Loaded, path: Path) -> None:
     if not groups:
         loaded.problems.append(f"{path}: a JUnit file with no test suites; left out")
     for cell_id, cell_suites in groups.items():
-        summary = junitread.summarise(cell_suites)
+        summary = junitread.summarise(cell_suites, source=path if len(groups) == 1 else None)
         result = result_from_junit(cell_id, summary)
         entry = Entry(cell_id, result.run, RESULT, cell=dict(result.cell), result=result, junit=summary)
         if result.outcome not in OUTCOMES:

@@ -1,9 +1,11 @@
 """The merged JUnit of every cell: each cell's suites as it wrote them, plus one for cells without.
 
-Each cell's suites already carry its parameters as properties (``vllm_matrix.junit``).
-A cell with no JUnit of its own (n/a, no result, an unreadable result) gets a
-suite made here with junitparser, with the same properties: an n/a cell is a
-skipped case, a missing or unreadable one an error case, never a pass. The
+Each cell's suites already carry its parameters as properties (``vllm_matrix.junit``)
+and are copied from its junit.xml as written (serialised again only when one
+file held several cells). A cell with no JUnit of its own (n/a, no result, an
+unreadable result) gets a suite made here with junitparser, with the same
+properties: an n/a cell is a skipped case, a missing or unreadable one an
+error case, never a pass. The
 document is written suite by suite, so its size never sits in memory as a tree.
 """
 
@@ -16,6 +18,7 @@ from xml.sax.saxutils import quoteattr
 from junitparser import Error, Skipped, TestCase, TestSuite
 
 from vllm_matrix.junit import STAGE_CLASSNAME, cell_properties, set_properties
+from vllm_matrix.report.junitread import suite_bytes
 from vllm_matrix.report.legend import NO_RESULT, UNREADABLE
 from vllm_matrix.report.model import CellView
 
@@ -64,7 +67,9 @@ def write(path: Path, cells: Sequence[CellView]) -> None:
 def _chunks(cells: Iterable[CellView]) -> Iterable[bytes]:
     for view in cells:
         junit = view.entry.junit
-        if junit and junit.xml and view.result is not None:
+        if junit and junit.source and view.result is not None:
+            yield suite_bytes(junit.source)
+        elif junit and junit.xml and view.result is not None:
             yield from junit.xml
         else:
             yield synthetic_suite(view).tostring()  # type: ignore[no-untyped-call]

@@ -1,13 +1,15 @@
 """The static HTML site: the matrix page, a page per cell, the logs, the stylesheet and the filter script.
 
 Rendered by Jinja2 with autoescaping on, so every string from a result, a log
-or a JUnit file is text in the page, never markup. Every link is relative and
+or a JUnit file is text in the page, never markup. The files are written
+plainly: ``build`` stages the whole site in a directory and swaps it in at once. Every link is relative and
 the assets are local files: the site works from ``file://`` and from GitHub
 Pages, with nothing fetched from the network.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from vllm_matrix.report.model import (
 from vllm_matrix.report.trend import sparkline
 
 ASSETS = ("style.css", "report.js")
+LOGS = "logs"  # every cell's logs, flat: logs/<cell page>.<stage>.log
 
 
 @dataclass(frozen=True)
@@ -77,22 +80,28 @@ def write(out: Path, data: SiteData, pivot: Pivot, cells: Sequence[CellView]) ->
     matrix = env.get_template("matrix.html.j2").render(
         title=data.title, root="", **_matrix_context(data, pivot, cells)
     )
-    _write(out / "index.html", matrix)
+    (out / "index.html").write_text(matrix, encoding="utf-8")
     template = env.get_template("cell.html.j2")
+    (out / "cells").mkdir(exist_ok=True)
+    (out / LOGS).mkdir(exist_ok=True)
     for view in cells:
         detail = celldetail.page(view)
-        logs_dir = out / Path(view.page).with_suffix("") / "logs"
-        for name, source in detail.logs:
-            _copy(source, logs_dir / name)
+        _place_logs(detail.logs, out / LOGS, _log_prefix(view))
         html = template.render(
             view=view, page=detail, title=data.title, root="../", logs_href=_logs_href(view)
         )
-        _write(out / view.page, html)
+        (out / view.page).write_text(html, encoding="utf-8")
+
+
+def _log_prefix(view: CellView) -> str:
+    """Logs sit in one flat directory (a directory per cell costs more than all the pages on a slow
+    file system): ``logs/<page>.<log name>``."""
+    return Path(view.page).stem + "."
 
 
 def _logs_href(view: CellView) -> str:
-    """The cell's logs directory, relative to its page."""
-    return f"{Path(view.page).stem}/logs/"
+    """Where the cell's logs are, relative to its page, up to the log's own name."""
+    return f"../{LOGS}/{_log_prefix(view)}"
 
 
 def _matrix_context(data: SiteData, pivot: Pivot, cells: Sequence[CellView]) -> dict[str, Any]:
@@ -127,12 +136,14 @@ def _copy_assets(target: Path) -> None:
         (target / name).write_bytes((folder / name).read_bytes())
 
 
-def _write(path: Path, text: str) -> None:
-    """Plain writes: the whole site is staged in a temporary directory and swapped in at once (build)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+def _place_logs(logs: Sequence[tuple[str, Path]], target: Path, prefix: str) -> None:
+    """Hard-link each log into the site (a copy across file systems).
 
-
-def _copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    Logs only grow, and a cell that runs again unlinks its old ones first, so a
+    link is a snapshot as good as a copy, without writing the logs twice.
+    """
+    for name, source in logs:
+        try:
+            os.link(source, target / (prefix + name))
+        except OSError:
+            shutil.copyfile(source, target / (prefix + name))
