@@ -35,25 +35,55 @@ KINDS = ("pass",) * 14 + ("fail",) * 3 + ("skip",) * 2 + ("n/a",)  # 70 / 15 / 1
 
 def cell_axes(index: int) -> dict[str, object]:
     """The index-th cell of 25 nightlies x 2 CUDA x 2 arch x 2 FA x 5 vLLM refs."""
-    combos = itertools.product(range(25), ("cu128", "cu130"), ("12.0", "10.0;12.0"), (2, 3),
-                               ("main", "v0.33.0", "v0.32.0", "v0.31.0", "v0.30.0"))  # fmt: skip
+    combos = itertools.product(
+        range(25),
+        ("cu128", "cu130"),
+        ("12.0", "10.0;12.0"),
+        (2, 3),
+        ("main", "v0.33.0", "v0.32.0", "v0.31.0", "v0.30.0"),
+    )
     day, cuda, arch, fa, ref = next(itertools.islice(combos, index % 1000, None))
-    return {"python": "3.12", "torch": f"nightly:2026-11-{day + 1:02d}", "cuda": cuda, "arch": arch,
-            "flash_attn": fa, "vllm": f"git:{ref}", "gpu": "sm_120", "dtype": "bfloat16",
-            "enforce_eager": False, "suites": ["kernels", "generation"], "experimental": fa == 3}  # fmt: skip
+    return {
+        "python": "3.12",
+        "torch": f"nightly:2026-11-{day + 1:02d}",
+        "cuda": cuda,
+        "arch": arch,
+        "flash_attn": fa,
+        "vllm": f"git:{ref}",
+        "gpu": "sm_120",
+        "dtype": "bfloat16",
+        "enforce_eager": False,
+        "suites": ["kernels", "generation"],
+        "experimental": fa == 3,
+    }
 
 
 def pytest_junit(cases: int, failing: bool) -> str:
-    body = [f'<testcase classname="kernels.test_ops" name="test_op[{i}]" time="0.01"/>' for i in range(cases - 2)]
-    props = "".join(f'<property name="{k}" value="{v}"/>' for k, v in
-                    {"decode_tok_s": 1520.5, "ttft_s": 0.011, "engine_start_cold_s": 40.1, "peak_rss_gib": 2.6,
-                     "kv_cache_tokens": 933888, "kv_cache_gib": 1.781}.items())  # fmt: skip
-    body.append(f'<testcase classname="generation.test_speed" name="test_tiny_model_figures" time="3">'
-                f"<properties>{props}</properties></testcase>")  # fmt: skip
+    body = [
+        f'<testcase classname="kernels.test_ops" name="test_op[{i}]" time="0.01"/>' for i in range(cases - 2)
+    ]
+    props = "".join(
+        f'<property name="{k}" value="{v}"/>'
+        for k, v in {
+            "decode_tok_s": 1520.5,
+            "ttft_s": 0.011,
+            "engine_start_cold_s": 40.1,
+            "peak_rss_gib": 2.6,
+            "kv_cache_tokens": 933888,
+            "kv_cache_gib": 1.781,
+        }.items()
+    )
+    body.append(
+        f'<testcase classname="generation.test_speed" name="test_tiny_model_figures" time="3">'
+        f"<properties>{props}</properties></testcase>"
+    )
     fail = '<failure message="AssertionError: tokens differ at 3">Traceback ...</failure>' if failing else ""
-    body.append(f'<testcase classname="generation.test_generation" name="test_greedy_matches_hf">{fail}</testcase>')
-    return (f'<testsuites><testsuite name="{TEMPLATE}.suites" tests="{cases}" failures="{int(failing)}" errors="0" '
-            f'skipped="0">{"".join(body)}</testsuite></testsuites>')  # fmt: skip
+    body.append(
+        f'<testcase classname="generation.test_generation" name="test_greedy_matches_hf">{fail}</testcase>'
+    )
+    counts = f'tests="{cases}" failures="{int(failing)}" errors="0" skipped="0"'
+    head = f'<testsuite name="{TEMPLATE}.suites" {counts}>'
+    return f"<testsuites>{head}{''.join(body)}</testsuite></testsuites>"
 
 
 def template(kind: str, cases: int, work: Path) -> tuple[CellResult, Path]:
@@ -61,22 +91,36 @@ def template(kind: str, cases: int, work: Path) -> tuple[CellResult, Path]:
     cell_dir = work / kind.replace("/", "") / "cells" / TEMPLATE
     (cell_dir / "logs").mkdir(parents=True)
     version = "2.11.0.dev20261101+cu128"
-    facts = CellState(torch=TorchChoice("nightly:2026-11-01", "nightly", version, (f"torch=={version}",)),
-                      vllm=VllmChoice("git", ref="main", commit="5e3f1a2" * 5 + "abcde"), build_key="k" * 16,
-                      torch_version=version, torch_git_version="cf30153c" * 5, vllm_version="0.33.1",
-                      arch_audit=ArchAudit(gpu="sm_120", verdicts={"native": 4}),
-                      suites=SuiteCounts(("kernels", "generation"), "pytest-junit.xml", cases, 0, 0, 0))  # fmt: skip
-    stages = [StageRecord(s, "pass", 3.2, f"logs/{s}.log") for s in ("resolve", "venv", "torch", "source", "build")]
-    result = CellResult(id=TEMPLATE, run=RUN, outcome=kind if kind != "n/a" else "n/a", cell={}, facts=facts,
-                        stages=stages)  # fmt: skip
+    facts = CellState(
+        torch=TorchChoice("nightly:2026-11-01", "nightly", version, (f"torch=={version}",)),
+        vllm=VllmChoice("git", ref="main", commit="5e3f1a2" * 5 + "abcde"),
+        build_key="k" * 16,
+        torch_version=version,
+        torch_git_version="cf30153c" * 5,
+        vllm_version="0.33.1",
+        arch_audit=ArchAudit(gpu="sm_120", verdicts={"native": 4}),
+        suites=SuiteCounts(("kernels", "generation"), "pytest-junit.xml", cases, 0, 0, 0),
+    )
+    stages = [
+        StageRecord(s, "pass", 3.2, f"logs/{s}.log") for s in ("resolve", "venv", "torch", "source", "build")
+    ]
+    result = CellResult(
+        id=TEMPLATE, run=RUN, outcome=kind if kind != "n/a" else "n/a", cell={}, facts=facts, stages=stages
+    )
     for record in stages:
         (cell_dir / str(record.log)).write_text("".join(f"{record.name}: line {i}\n" for i in range(200)))
     if kind == "fail":
         result.stage, result.klass, result.log = "build", "NVCC_UNSUPPORTED_ARCH", "logs/build.log"
-        result.evidence, result.evidence_line = ["nvcc fatal   : Unsupported gpu architecture 'compute_120'"], 150
+        result.evidence, result.evidence_line = (
+            ["nvcc fatal   : Unsupported gpu architecture 'compute_120'"],
+            150,
+        )
         result.message = "building vLLM failed (exit 1)"
     elif kind in ("skip", "n/a"):
-        result.stages, result.message = [], "needs an NVIDIA sm_120 GPU" if kind == "skip" else "FA3 is sm_90a only"
+        result.stages, result.message = (
+            [],
+            "needs an NVIDIA sm_120 GPU" if kind == "skip" else "FA3 is sm_90a only",
+        )
     if kind == "pass":
         (cell_dir / "pytest-junit.xml").write_text(pytest_junit(cases, failing=False))
     write_cell_junit(result, cell_dir, [cell_dir / "pytest-junit.xml"])
@@ -140,9 +184,11 @@ def _measure(root: Path, cells: int, cases: int) -> int:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak_mb, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
     ok = figures["seconds"] < GOAL_S and peak_mb < GOAL_MB
-    print(f"report of {figures['cells']} cells: {figures['seconds']:.2f}s wall ({cpu:.2f}s CPU in the child, "
-          f"interpreter start included), peak RSS {peak_mb:.0f} MB (goal: < {GOAL_S:.0f} s, < {GOAL_MB} MB): "
-          f"{'ok' if ok else 'OVER GOAL'}")  # fmt: skip
+    print(
+        f"report of {figures['cells']} cells: {figures['seconds']:.2f}s wall ({cpu:.2f}s CPU in the child, "
+        f"interpreter start included), peak RSS {peak_mb:.0f} MB (goal: < {GOAL_S:.0f} s, < {GOAL_MB} MB): "
+        f"{'ok' if ok else 'OVER GOAL'}"
+    )
     return 0 if ok else 1
 
 

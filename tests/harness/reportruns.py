@@ -88,8 +88,13 @@ class Stages:
         self.night = night
 
     def mapping(self) -> dict[str, Run]:
-        own = {"resolve": self.resolve, "venv": self.venv, "build": self.build, "verify": self.verify,
-               "suites": self.suites}  # fmt: skip
+        own = {
+            "resolve": self.resolve,
+            "venv": self.venv,
+            "build": self.build,
+            "verify": self.verify,
+            "suites": self.suites,
+        }
         return {s.name: own.get(s.name, self.note) for s in PIPELINE}
 
     def note(self, ctx: StageContext) -> None:
@@ -103,11 +108,18 @@ class Stages:
             "version": version,
             "filename": f"torch-{version}-cp312-linux_x86_64.whl",
         }
-        ctx.state.torch = TorchChoice(ctx.cell.torch, "nightly", version, (f"torch=={version}",),
-                                      "https://download.pytorch.org/whl/nightly", {"torch": wheel})  # fmt: skip
+        ctx.state.torch = TorchChoice(
+            ctx.cell.torch,
+            "nightly",
+            version,
+            (f"torch=={version}",),
+            "https://download.pytorch.org/whl/nightly",
+            {"torch": wheel},
+        )
         commit = "5e3f1a2" + date + "0" * 26
-        ctx.state.vllm = VllmChoice("git", url="https://github.com/vllm-project/vllm.git", ref="main",
-                                    commit=commit)  # fmt: skip
+        ctx.state.vllm = VllmChoice(
+            "git", url="https://github.com/vllm-project/vllm.git", ref="main", commit=commit
+        )
         ctx.state.build_key = resolve_stage.resolved_build_key(ctx)
         ctx.state.venv = str(ctx.work.venvs / ctx.state.build_key)
         ctx.note(f"torch: torch=={version}")
@@ -119,8 +131,9 @@ class Stages:
     def build(self, ctx: StageContext) -> None:
         if ctx.cell.id in self.night.fail_build:
             log = RESOURCES / "logs" / "build_nvcc_unsupported_arch.log"
-            ctx.check([PY, "-c", f"import sys; print(open({str(log)!r}).read()); sys.exit(1)"],
-                      what="building vLLM")  # fmt: skip
+            ctx.check(
+                [PY, "-c", f"import sys; print(open({str(log)!r}).read()); sys.exit(1)"], what="building vLLM"
+            )
         ctx.state.torch_version = ctx.state.torch.version if ctx.state.torch else None
         ctx.note("build: ok")
 
@@ -131,9 +144,19 @@ class Stages:
         ctx.state.torch_git_version = "cf30153c4c131c8164ee7798e5022d810682e2cb"
         ctx.state.torch_cuda = "12.8" if ctx.cell.cuda == "cu128" else "13.0"
         ctx.state.vllm_version = "0.33.1.dev42+g5e3f1a2"
-        ctx.state.arch_audit = ArchAudit(gpu=ctx.cell.gpu, verdicts={"native": 3}, extensions=(
-            {"path": "vllm/_C.abi3.so", "sass": ["sm_120"], "ptx": [], "verdict": "native", "reason": "SASS for sm_120"},
-        ))  # fmt: skip
+        ctx.state.arch_audit = ArchAudit(
+            gpu=ctx.cell.gpu,
+            verdicts={"native": 3},
+            extensions=(
+                {
+                    "path": "vllm/_C.abi3.so",
+                    "sass": ["sm_120"],
+                    "ptx": [],
+                    "verdict": "native",
+                    "reason": "SASS for sm_120",
+                },
+            ),
+        )
         ctx.note("verify: ok")
 
     def suites(self, ctx: StageContext) -> None:
@@ -143,8 +166,10 @@ class Stages:
         (ctx.cell_dir / "pytest-junit.xml").write_text(pytest_junit(ctx.cell.id, tokens, failing))
         if failing:
             log = RESOURCES / "logs" / "suites_fa3_unsupported.log"
-            ctx.check([PY, "-c", f"import sys; print(open({str(log)!r}).read()); sys.exit(1)"],
-                      what="the payload suites")  # fmt: skip
+            ctx.check(
+                [PY, "-c", f"import sys; print(open({str(log)!r}).read()); sys.exit(1)"],
+                what="the payload suites",
+            )
         ctx.note("suites: ok")
 
 
@@ -154,22 +179,37 @@ def pytest_junit(cell_id: str, tokens: float, failing: bool, cases: int = 6) -> 
         f'<testcase classname="kernels.test_norm" name="test_rms_norm[{i}]" time="0.01"/>'
         for i in range(cases)
     ]
-    figures = {"engine_start_cold_s": 41.2, "engine_start_warm_s": 6.1, "ttft_s": 0.012, "prefill_tok_s": 24000.0,
-               "decode_tok_s": tokens, "peak_rss_gib": 2.6, "device_memory_used_gib": 7.5,
-               "kv_cache_tokens": 933888, "kv_cache_gib": 1.781}  # fmt: skip
+    figures = {
+        "engine_start_cold_s": 41.2,
+        "engine_start_warm_s": 6.1,
+        "ttft_s": 0.012,
+        "prefill_tok_s": 24000.0,
+        "decode_tok_s": tokens,
+        "peak_rss_gib": 2.6,
+        "device_memory_used_gib": 7.5,
+        "kv_cache_tokens": 933888,
+        "kv_cache_gib": 1.781,
+    }
     props = "".join(f'<property name="{k}" value="{v}"/>' for k, v in figures.items())
-    body.append(f'<testcase classname="generation.test_speed" name="test_tiny_model_figures" time="2.9">'
-                f"<properties>{props}</properties></testcase>")  # fmt: skip
+    body.append(
+        f'<testcase classname="generation.test_speed" name="test_tiny_model_figures" time="2.9">'
+        f"<properties>{props}</properties></testcase>"
+    )
     if failing:
         message = f"RuntimeError: FlashAttention 3 is not supported on this device {SCRIPT}".replace(
             "<", "&lt;"
         )
-        body.append(f'<testcase classname="generation.test_generation" name="test_greedy_matches_hf" time="1.0">'
-                    f'<failure message="{message}">Traceback: {SCRIPT.replace("<", "&lt;")}</failure></testcase>')  # fmt: skip
+        body.append(
+            f'<testcase classname="generation.test_generation" name="test_greedy_matches_hf" time="1.0">'
+            f'<failure message="{message}">Traceback: {SCRIPT.replace("<", "&lt;")}</failure></testcase>'
+        )
     tests, failures = len(body), int(failing)
-    return (f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="{cell_id}.suites" '
-            f'tests="{tests}" failures="{failures}" errors="0" skipped="0" hostname="gpu-runner-7">'
-            + "".join(body) + "</testsuite></testsuites>")  # fmt: skip
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="{cell_id}.suites" '
+        f'tests="{tests}" failures="{failures}" errors="0" skipped="0" hostname="gpu-runner-7">'
+        + "".join(body)
+        + "</testsuite></testsuites>"
+    )
 
 
 def run_night(reports: Path, work_root: Path, night: Night) -> Path:
@@ -182,8 +222,15 @@ def run_night(reports: Path, work_root: Path, night: Night) -> Path:
     work = Workdir.resolve(work_root / "work", {"UV_CACHE_DIR": str(work_root / "uv")})
     work.ensure()
     store = RunStore(reports / night.name)
-    meta = {"run": night.name, "selected": [c.id for c in cells], "tool_version": "0.1.0", "status": "complete",
-            "started_at": night.started_at, "host": "gpu-runner-7", "hardware": RTX_5090.to_dict()}  # fmt: skip
+    meta = {
+        "run": night.name,
+        "selected": [c.id for c in cells],
+        "tool_version": "0.1.0",
+        "status": "complete",
+        "started_at": night.started_at,
+        "host": "gpu-runner-7",
+        "hardware": RTX_5090.to_dict(),
+    }
     store.write_meta(meta)
     env = {"PATH": "/usr/bin:/bin:" + str(Path(PY).parent)}
     Runner(cfg, store, work, RTX_5090, stages=Stages(night).mapping(), environ=env).run(cells)
@@ -204,11 +251,16 @@ def v1_run(reports: Path) -> Path:
 
 NIGHTS = (
     Night("n1", "2026-11-27", "2026-11-27T06:00:00+00:00", tokens={FA2_128: 1510.0, FA2_130: 1490.0}),
-    Night("n2", "2026-11-28", "2026-11-28T06:00:00+00:00", fail_build={FA2_130},
-          fail_test={FA3_128}, tokens={FA2_128: 1620.0}),
-    Night("n3", "2026-11-28", "2026-11-29T06:00:00+00:00", fail_build={FA2_130},
-          tokens={FA2_128: 1580.0}),
-)  # fmt: skip
+    Night(
+        "n2",
+        "2026-11-28",
+        "2026-11-28T06:00:00+00:00",
+        fail_build={FA2_130},
+        fail_test={FA3_128},
+        tokens={FA2_128: 1620.0},
+    ),
+    Night("n3", "2026-11-28", "2026-11-29T06:00:00+00:00", fail_build={FA2_130}, tokens={FA2_128: 1580.0}),
+)
 
 
 def three_nights(reports: Path, work_root: Path) -> list[Path]:

@@ -25,8 +25,16 @@ from vllm_matrix.results import CachedFrom, CellResult, RunStore
 ROOT = Path(__file__).parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags chromium floods a closed network with requests.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 playwright = pytest.importorskip(
     "playwright.sync_api", reason="needs the Python playwright driver: pip install -e '.[test]'"
@@ -50,9 +58,22 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("browser")
     runs = three_nights(root / "reports", root / "w")
     store = RunStore(runs[2])
-    store.write_result(CellResult(id="fa3_sm120_na", run="n3", outcome="n/a", message="FA3 is sm_90a only",
-                                  cell={"cuda": "cu128", "arch": "12.0", "flash_attn": 3, "vllm": "git:main",
-                                        "gpu": "sm_120", "torch": "nightly:latest"}))  # fmt: skip
+    store.write_result(
+        CellResult(
+            id="fa3_sm120_na",
+            run="n3",
+            outcome="n/a",
+            message="FA3 is sm_90a only",
+            cell={
+                "cuda": "cu128",
+                "arch": "12.0",
+                "flash_attn": 3,
+                "vllm": "git:main",
+                "gpu": "sm_120",
+                "torch": "nightly:latest",
+            },
+        )
+    )
     repeated = store.read_result(FA2_128)
     assert repeated is not None
     repeated.id, repeated.cell = "fa2_fp16", repeated.cell | {"id": "fa2_fp16", "dtype": "float16"}
@@ -60,11 +81,25 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repeated.stages, repeated.log = [], None  # a cached verdict runs no stage
     store.write_result(repeated)
     plan = root / "plan.json"
-    plan.write_text(json.dumps([{"id": "lost_artifact", "cuda": "cu129", "arch": "12.0", "flash_attn": 2,
-                                 "vllm": "git:main", "gpu": "sm_120", "torch": "nightly:latest"}]))  # fmt: skip
+    plan.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "lost_artifact",
+                    "cuda": "cu129",
+                    "arch": "12.0",
+                    "flash_attn": 2,
+                    "vllm": "git:main",
+                    "gpu": "sm_120",
+                    "torch": "nightly:latest",
+                }
+            ]
+        )
+    )
     previous = root / "n2-site"
-    build.build(inputs.load([runs[1]]), past.from_reports_dir(root / "reports", [runs[1]], "2026-11-28T06"),
-                previous)  # fmt: skip
+    build.build(
+        inputs.load([runs[1]]), past.from_reports_dir(root / "reports", [runs[1]], "2026-11-28T06"), previous
+    )
     out = root / "site"
     loaded = inputs.load([runs[2], v1_run(root / "reports")], plan=plan)
     build.build(loaded, past.from_previous(previous, []), out)

@@ -19,11 +19,19 @@ def _cell(cell_id: str, outcome: str, **extra: object) -> CellResult:
 
 def test_failed_cell_row_names_stage_class_and_the_decisive_line() -> None:
     failed = _cell(
-        "blackwell", "fail", stage="build", klass="NVCC_UNSUPPORTED_ARCH", duration_s=61.25,
-        message="building vLLM failed (exit 1)", evidence=["nvcc fatal   : Unsupported gpu | 'compute_120'"],
-        stages=[StageRecord("resolve", "pass", 0.04), StageRecord("venv", "reused"),
-                StageRecord("build", "fail", 60.0)],
-    )  # fmt: skip
+        "blackwell",
+        "fail",
+        stage="build",
+        klass="NVCC_UNSUPPORTED_ARCH",
+        duration_s=61.25,
+        message="building vLLM failed (exit 1)",
+        evidence=["nvcc fatal   : Unsupported gpu | 'compute_120'"],
+        stages=[
+            StageRecord("resolve", "pass", 0.04),
+            StageRecord("venv", "reused"),
+            StageRecord("build", "fail", 60.0),
+        ],
+    )
     table = render_table([failed, _cell("cpu", "pass", duration_s=3.0)], "r")
     assert (
         "| blackwell | fail | build | NVCC_UNSUPPORTED_ARCH | nvcc fatal : Unsupported gpu \\| 'compute_120' "

@@ -75,8 +75,10 @@ def test_an_empty_run_is_one_line(tmp_path: Path) -> None:
     empty = tmp_path / "reports" / "empty"
     RunStore(empty).write_meta({"run": "empty", "selected": []})
     loaded = inputs.load([empty])
-    assert loaded.problems == [f"{RunStore(empty).root}: empty run (no cell results, nothing selected)",
-                               "no cells in the inputs: the report is empty"]  # fmt: skip
+    assert loaded.problems == [
+        f"{RunStore(empty).root}: empty run (no cell results, nothing selected)",
+        "no cells in the inputs: the report is empty",
+    ]
 
 
 def test_a_missing_log_is_said_and_the_verdict_kept(run_dir: Path) -> None:
@@ -154,10 +156,17 @@ def test_a_directory_of_artifacts_holding_run_directories(run_dir: Path, tmp_pat
         shutil.copy(run_dir / "run.json", job / "run.json")
     loaded = inputs.load([tmp_path / "artifacts"])
     kinds = {e.cell_id: e.kind for e in loaded.entries}
-    assert kinds == {FA2_128: "result", FA2_130: "result", "b200": NO_RESULT, FA3_128: NO_RESULT,
-                     "latest_cu130_sm120_fa3_main": NO_RESULT}  # fmt: skip
-    assert sorted(loaded.problems) == [f"cell {c} of run n2: no result (selected in run n2, never recorded)"
-                                       for c in ("b200", FA3_128, FA3_130)]  # fmt: skip
+    assert kinds == {
+        FA2_128: "result",
+        FA2_130: "result",
+        "b200": NO_RESULT,
+        FA3_128: NO_RESULT,
+        "latest_cu130_sm120_fa3_main": NO_RESULT,
+    }
+    assert sorted(loaded.problems) == [
+        f"cell {c} of run n2: no result (selected in run n2, never recorded)"
+        for c in ("b200", FA3_128, FA3_130)
+    ]
 
 
 def test_a_path_that_does_not_exist_is_one_line(tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from reportruns import FA2_128, FA2_130, FA3_130, NIGHTS, Night, run_night
 
@@ -13,8 +11,13 @@ from vllm_matrix.report import inputs, markdown, model
 @pytest.fixture(scope="module")
 def text(tmp_path_factory: pytest.TempPathFactory) -> str:
     root = tmp_path_factory.mktemp("md")
-    night = Night("m1", "2026-11-28", "2026-11-28T06:00:00+00:00", fail_build=NIGHTS[1].fail_build,
-                  fail_verify={FA2_128})  # fmt: skip
+    night = Night(
+        "m1",
+        "2026-11-28",
+        "2026-11-28T06:00:00+00:00",
+        fail_build=NIGHTS[1].fail_build,
+        fail_verify={FA2_128},
+    )
     cells = model.views(inputs.load([run_night(root / "reports", root / "w", night)]).entries)
     return markdown.render("vLLM × torch compatibility: m1", model.pivot(cells), cells)
 
@@ -36,8 +39,10 @@ def test_one_symbol_per_cell_with_the_class_and_totals_last(text: str) -> None:
 
 
 def test_failures_name_cell_stage_class_and_the_decisive_line(text: str) -> None:
-    assert (f"- `{FA2_130}` (run `m1`): fail, stage `build`, `NVCC_UNSUPPORTED_ARCH`: "
-            "`nvcc fatal : Unsupported gpu architecture 'compute_120'`") in text.splitlines()  # fmt: skip
+    assert (
+        f"- `{FA2_130}` (run `m1`): fail, stage `build`, `NVCC_UNSUPPORTED_ARCH`: "
+        "`nvcc fatal : Unsupported gpu architecture 'compute_120'`"
+    ) in text.splitlines()
     assert f"- `{FA3_130}` (run `m1`): fail, stage `build`" in text
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from reportruns import FA2_128, FA2_130, FA3_130, NIGHTS, run_night, v1_run
 
@@ -35,8 +33,13 @@ def test_columns_are_the_resolved_nightly_then_unresolved_specs_then_releases(
 
 def test_column_order_puts_older_latest_specs_first() -> None:
     columns = ["2.13.0+cpu", "latest", "2026-11-29", "latest~2", "2026-11-27"]
-    assert sorted(columns, key=model.column_order) == ["2026-11-27", "2026-11-29", "latest~2", "latest",
-                                                       "2.13.0+cpu"]  # fmt: skip
+    assert sorted(columns, key=model.column_order) == [
+        "2026-11-27",
+        "2026-11-29",
+        "latest~2",
+        "latest",
+        "2.13.0+cpu",
+    ]
 
 
 def test_failures_are_listed_with_stage_class_and_decisive_line(cells: list[model.CellView]) -> None:
@@ -49,8 +52,12 @@ def test_failures_are_listed_with_stage_class_and_decisive_line(cells: list[mode
 
 
 def _result(**facts: object) -> CellResult:
-    state = CellState(torch=TorchChoice("nightly:latest", "nightly", "2.11.0.dev20261128+cu128"),
-                      vllm=VllmChoice("git", commit="abc"), build_key="k", **facts)  # type: ignore[arg-type]  # fmt: skip
+    state = CellState(
+        torch=TorchChoice("nightly:latest", "nightly", "2.11.0.dev20261128+cu128"),
+        vllm=VllmChoice("git", commit="abc"),
+        build_key="k",
+        **facts,
+    )  # type: ignore[arg-type]
     return CellResult(
         id="c", run="r", outcome="pass", cell={"gpu": "sm_120", "dtype": "bfloat16"}, facts=state
     )
@@ -85,6 +92,8 @@ def test_cached_and_no_result_statuses() -> None:
 
 
 def test_pages_are_unique_when_two_runs_hold_the_same_cell() -> None:
-    entries = [Entry(FA2_128, run, "result", result=CellResult(id=FA2_128, run=run, outcome="pass", cell={}))
-               for run in ("r1", "r2")]  # fmt: skip
+    entries = [
+        Entry(FA2_128, run, "result", result=CellResult(id=FA2_128, run=run, outcome="pass", cell={}))
+        for run in ("r1", "r2")
+    ]
     assert [v.page for v in model.views(entries)] == [f"cells/{FA2_128}.html", f"cells/{FA2_128}.r2.html"]

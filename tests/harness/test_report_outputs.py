@@ -22,8 +22,13 @@ DOCS = Path(__file__).parents[2] / "docs"
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("outputs")
     run_dir = run_night(root / "reports", root / "w", NIGHTS[1])
-    na = CellResult(id="fa3_on_blackwell", run="n2", outcome="n/a", cell={"cuda": "cu128", "flash_attn": 3},
-                    message="FA3 is built for sm_90a only")  # fmt: skip
+    na = CellResult(
+        id="fa3_on_blackwell",
+        run="n2",
+        outcome="n/a",
+        cell={"cuda": "cu128", "flash_attn": 3},
+        message="FA3 is built for sm_90a only",
+    )
     RunStore(run_dir).write_result(na)
     plan = root / "plan.json"
     plan.write_text(json.dumps([{"id": "never_came", "cuda": "cu129", "arch": "12.0", "flash_attn": 2}]))
@@ -38,7 +43,10 @@ def test_report_json_is_versioned_and_holds_every_cell(out: Path) -> None:
     cells = {c["id"]: c for c in data["cells"]}
     assert len(cells) == 7
     assert (cells[FA2_130]["status"], cells[FA2_130]["class"], cells[FA2_130]["stage"]) == (
-        "fail", "NVCC_UNSUPPORTED_ARCH", "build")  # fmt: skip
+        "fail",
+        "NVCC_UNSUPPORTED_ARCH",
+        "build",
+    )
     assert cells["fa3_on_blackwell"]["status"] == "n/a"
     assert cells["never_came"]["status"] == "no-result" and cells["never_came"]["verdict"] is None
     assert cells[FA3_128]["failing_tests"][0]["message"].endswith(SCRIPT), "JSON keeps the text as it was"
@@ -73,8 +81,15 @@ def test_the_merged_junit_has_every_cell_with_its_parameters(out: Path) -> None:
         props = {p.name: p.value for p in suite.properties()}
         by_cell.setdefault(props["cell_id"], []).append(suite)
         assert props["run"] == "n2" and "outcome" in props
-    assert set(by_cell) == {FA2_128, FA3_128, FA2_130, "latest_cu130_sm120_fa3_main", "b200", "fa3_on_blackwell",
-                            "never_came"}  # fmt: skip
+    assert set(by_cell) == {
+        FA2_128,
+        FA3_128,
+        FA2_130,
+        "latest_cu130_sm120_fa3_main",
+        "b200",
+        "fa3_on_blackwell",
+        "never_came",
+    }
     assert len(by_cell[FA2_128]) == 2, "the stage suite and the payload suite"
     (missing,) = by_cell["never_came"]
     (case,) = list(missing)  # type: ignore[call-overload]

@@ -24,11 +24,22 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_site_has_the_matrix_a_page_per_cell_and_the_downloads(out: Path) -> None:
     names = {p.name for p in out.iterdir()}
-    assert names >= {"index.html", "report.md", "report.json", "junit.xml", "matrix.svg", "matrix.png", "cells",
-                     "logs", "assets"}  # fmt: skip
+    assert names >= {
+        "index.html",
+        "report.md",
+        "report.json",
+        "junit.xml",
+        "matrix.svg",
+        "matrix.png",
+        "cells",
+        "logs",
+        "assets",
+    }
     pages = {p.name for p in (out / "cells").glob("*.html")}
-    assert pages == {f"{c}.html" for c in (FA2_128, FA2_130, FA3_128, "latest_cu130_sm120_fa3_main", "b200",
-                                             "cpu_reference")}  # fmt: skip
+    assert pages == {
+        f"{c}.html"
+        for c in (FA2_128, FA2_130, FA3_128, "latest_cu130_sm120_fa3_main", "b200", "cpu_reference")
+    }
     index = (out / "index.html").read_text()
     assert f'href="cells/{FA2_130}.html"' in index
     assert "NVIDIA GeForce RTX 5090 (sm_120, driver 580.95.05)" in index and "gpu-runner-7" in index

@@ -69,8 +69,13 @@ def test_every_matrix_key_the_workflow_uses_is_in_the_plan() -> None:
 def test_the_report_runs_after_failed_cells_and_goes_to_pages(flow: dict[str, Any]) -> None:
     report, deploy = flow["jobs"]["report"], flow["jobs"]["deploy"]
     assert report["needs"] == ["plan", "cell"] and report["if"].startswith("always()")
-    assert uses(report) == ["actions/checkout", "actions/setup-python", "actions/download-artifact",
-                            "actions/download-artifact", "actions/upload-pages-artifact"]  # fmt: skip
+    assert uses(report) == [
+        "actions/checkout",
+        "actions/setup-python",
+        "actions/download-artifact",
+        "actions/download-artifact",
+        "actions/upload-pages-artifact",
+    ]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert uses(deploy) == ["actions/deploy-pages"]
 
@@ -104,8 +109,14 @@ def test_the_merge_step_builds_the_site_and_a_missing_artifact_is_no_result(
         "GITHUB_STEP_SUMMARY": str(summary),
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
     }
-    done = subprocess.run(["bash", "-e", "-c", merge_script(flow)], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["bash", "-e", "-c", merge_script(flow)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert (
         f"vllm-matrix: report: cell {FA2_130} of run n2: no result (planned, but no artifact came back)"

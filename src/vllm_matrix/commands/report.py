@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     reports = reports_dir(args.reports)
     paths = [Path(p) for p in args.inputs] or [latest_run(reports)]
     loaded = inputs.load(paths, Path(args.plan) if args.plan else None, _known_cells(args))
+    if not loaded.entries and not loaded.run_dirs:
+        raise InputError("report: " + "; ".join(loaded.problems[:-1] or loaded.problems))
     problems: list[str] = []
     if args.previous:
         history = past.from_previous(Path(args.previous), problems)
