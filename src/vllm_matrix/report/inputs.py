@@ -107,7 +107,8 @@ def _load_tree(loaded: Loaded, root: Path) -> None:
     for path in xml:
         _load_junit(loaded, path)
     if not runs and not xml:
-        loaded.problems.append(f"{root}: not a run directory (no cells/), nor a directory of runs or JUnit files")
+        why = "not a run directory (no cells/), nor a folder of runs or JUnit files"
+        loaded.problems.append(f"{root}: {why}")
 
 
 def _load_run(loaded: Loaded, root: Path) -> None:
