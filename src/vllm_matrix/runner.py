@@ -28,6 +28,7 @@ from vllm_matrix.hardware import Hardware
 from vllm_matrix.junit import write_cell_junit
 from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
+from vllm_matrix.resultcache import VERDICTS, ResultCache, cache_key, flaky, key_parts, machine_facts, repeat
 from vllm_matrix.results import CellResult, RunStore, StageRecord, utc_now
 from vllm_matrix.serial import SerialError, from_data, to_data
 from vllm_matrix.stages import uv
@@ -35,7 +36,7 @@ from vllm_matrix.stages.base import StageContext, StageError, StageFailed, Stage
 from vllm_matrix.stages.pipeline import INSTALL, Run, Stage, stages_for
 from vllm_matrix.stages.resolve import MARKER
 from vllm_matrix.stages.state import BuildFacts, CellState, ReusedBuild
-from vllm_matrix.stages.suites import PYTEST_JUNIT
+from vllm_matrix.stages.suites import PYTEST_JUNIT, payload_dir
 from vllm_matrix.workdir import Workdir
 
 Progress = Callable[[str], None]
@@ -45,8 +46,9 @@ Progress = Callable[[str], None]
 class Options:
     """What the user asked for on the command line."""
 
-    force: bool = False  # run cells whose GPU this machine lacks
+    force: bool = False  # run cells whose GPU this machine lacks; never take a cached verdict
     resume: bool = False  # keep finished cells of the run
+    no_cache: bool = False  # run every cell, even one whose inputs were decided before
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,18 @@ class Runner:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     progress: Progress = lambda line: None
     failed_builds: dict[str, BuildFailure] = field(default_factory=dict)
+    use_cache: bool = True  # the work dir's result cache (off: neither read nor written)
+    _machine: dict[str, str] | None = None
+
+    @property
+    def cache(self) -> ResultCache | None:
+        return ResultCache(self.work.verdicts) if self.use_cache else None
+
+    def machine(self) -> dict[str, str]:
+        """What of this machine and tool a verdict depends on (computed once per runner)."""
+        if self._machine is None:
+            self._machine = machine_facts(self.hardware, self.environ, payload_dir(self.environ))
+        return self._machine
 
     def run(self, cells: Sequence[Cell]) -> list[CellResult]:
         """Run ``cells`` in order; with ``resume``, finished cells keep their stored result."""
@@ -134,6 +148,9 @@ class CellRun:
 
     def execute(self) -> CellResult:
         _clear_previous(self.ctx.cell_dir)
+        if self.cell.not_applicable is not None:
+            self._end("n/a", None, self.cell.not_applicable)
+            return self._finish()
         try:
             self._run_stages()
         except StageSkipped as exc:
@@ -161,8 +178,24 @@ class CellRun:
             if stage.installs and self._reuse(stage.name):
                 continue
             self._run_stage(stage)
+            if stage.name == "resolve" and self._decided_before():
+                return
             if stage is last_install:
                 self._mark_built()
+
+    def _decided_before(self) -> bool:
+        """Key the cell by its resolved inputs; repeat the verdict those inputs already had."""
+        self.state.cache_key = cache_key(key_parts(self.cell, self.state, self.runner.machine()))
+        cache, options = self.runner.cache, self.runner.options
+        verdict = (
+            cache.decided(self.state.cache_key) if cache and not (options.force or options.no_cache) else None
+        )
+        if verdict is None:
+            return False
+        self.result = repeat(verdict, self.result, self.state, self.records[-1])
+        self.records = list(self.result.stages)
+        self.state = self.result.facts
+        return True
 
     def _run_stage(self, stage: Stage) -> None:
         self.current = stage.name
@@ -250,6 +283,7 @@ class CellRun:
         result.stages = self.records
         self.state.harness_version = __version__
         result.facts = self.state
+        self._remember(result)
         result.finished_at = utc_now()
         result.duration_s = round(time.monotonic() - self.start, 3)
         try:
@@ -258,6 +292,14 @@ class CellRun:
             self._harness_error(exc)
         self.runner.store.write_result(result)
         return result
+
+    def _remember(self, result: CellResult) -> None:
+        """Record a verdict in the result cache; a key whose verdicts now disagree makes the cell flaky."""
+        cache, key = self.runner.cache, self.state.cache_key
+        if cache is None or key is None or result.cached_from is not None or result.outcome not in VERDICTS:
+            return
+        result.finished_at = utc_now()
+        result.flaky = flaky(cache.record(key, result, self.ctx.cell_dir))
 
 
 def stage_status(exc: BaseException) -> tuple[str, str]:

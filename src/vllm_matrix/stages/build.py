@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 from vllm_matrix import buildenv, fileio
-from vllm_matrix.stages import torch, uv
+from vllm_matrix.prebuilt.overrides import shipped as shipped_overrides
+from vllm_matrix.stages import toolchain, torch, uv
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.stages.state import BuildEnvFacts, VllmChoice
 
@@ -50,7 +51,7 @@ def argv(ctx: StageContext, tree: Path) -> list[str]:
     """The uv command line: the cell's indexes, the overrides, no build isolation, the tree."""
     return [
         uv.uv_exe(ctx.env), "pip", "install", "--python", str(ctx.python),
-        *uv.index_args(ctx), "--override", str(uv.overrides_file()),
+        *uv.index_args(ctx), "--override", str(shipped_overrides()),
         "--no-build-isolation", "--reinstall-package", "vllm", "--verbose", str(tree),
     ]  # fmt: skip
 
@@ -67,6 +68,10 @@ def run(ctx: StageContext) -> None:
     ctx.state.build_env = BuildEnvFacts(dict(env.env), dict(env.reasons))
     Path(env.env["FETCHCONTENT_BASE_DIR"]).mkdir(parents=True, exist_ok=True)
     announce(ctx, env)
+    if ctx.cell.source.kind == "toolchain":
+        toolchain.build(ctx, tree, env.env)
+        torch.ensure_unchanged(ctx)
+        return
     extra = {"GIT_OPTIONAL_LOCKS": "0"}  # version tools must not rewrite a path source's index
     ctx.check(argv(ctx, tree), env={**env.env, **extra}, cwd=tree, what="building vLLM")
     torch.ensure_unchanged(ctx)
