@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reportruns import FA2_128, FA2_130, FA3_128, SCRIPT, three_nights, v1_run
+from reportruns import BREAKS, FLIPS, PASSES, SCRIPT, three_nights, v1_run
 
 from vllm_matrix.report import build, inputs, past
 from vllm_matrix.results import CachedFrom, CellResult, RunStore
@@ -60,12 +60,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = RunStore(runs[2])
     store.write_result(
         CellResult(
-            id="fa3_sm120_na",
+            id="fa4_sm120_na",
             run="n3",
             outcome="n/a",
-            message="FA3 is sm_90a only",
+            message="vLLM picks FA4 only on SM 10.x (B200/GB200); sm_120 always gets FA2",
             cell={
-                "cuda": "cu128",
+                "cuda": "cu130",
                 "arch": "12.0",
                 "flash_attn": 3,
                 "vllm": "git:main",
@@ -74,7 +74,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             },
         )
     )
-    repeated = store.read_result(FA2_128)
+    repeated = store.read_result(PASSES)
     assert repeated is not None
     repeated.id, repeated.cell = "fa2_fp16", repeated.cell | {"id": "fa2_fp16", "dtype": "float16"}
     repeated.cached_from = CachedFrom("n2", "fa2_fp16")
@@ -86,7 +86,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             [
                 {
                     "id": "lost_artifact",
-                    "cuda": "cu129",
+                    "cuda": "cu126",
                     "arch": "12.0",
                     "flash_attn": 2,
                     "vllm": "git:main",
@@ -147,7 +147,7 @@ def test_filters_change_what_is_shown(site: Path, browser: Any) -> None:
     w.page.goto((site / "index.html").as_uri())
     total = w.visible("#grid a.chip")
     assert total == 9 and w.page.locator("#shown").inner_text() == f"showing {total} of {total} cells"
-    w.page.select_option('select[data-axis="cuda"]', "cu130")
+    w.page.select_option('select[data-axis="cuda"]', "cu132")
     assert w.visible("#grid a.chip") == 2 and w.visible("#grid tbody tr.cfg") == 2
     assert w.page.locator("#shown").inner_text() == f"showing 2 of {total} cells"
     assert w.visible('#grid th.col[data-col="2.13.0+cpu"]') == 0, "an emptied column is hidden"
@@ -159,7 +159,7 @@ def test_filters_change_what_is_shown(site: Path, browser: Any) -> None:
     assert w.visible('#grid a.chip[data-marks~="fail"]') == 2
     w.page.check('input[data-outcome="pass"]')
     w.page.uncheck('input[data-outcome="fail"]')
-    assert w.visible(f'#grid a.chip[data-cell="{FA2_130}"]') == 0
+    assert w.visible(f'#grid a.chip[data-cell="{BREAKS}"]') == 0
     w.page.check('input[data-outcome="fail"]')
     assert w.visible("#grid a.chip") == total
     w.page.screenshot(path=str(output_dir() / "matrix.png"), full_page=True)
@@ -169,10 +169,10 @@ def test_filters_change_what_is_shown(site: Path, browser: Any) -> None:
 def test_a_cell_page_opens_from_the_grid(site: Path, browser: Any) -> None:
     w = Watched(browser)
     w.page.goto((site / "index.html").as_uri())
-    w.page.click(f'#grid a.chip[data-cell="{FA2_130}"]')
+    w.page.click(f'#grid a.chip[data-cell="{BREAKS}"]')
     w.page.wait_for_load_state()
-    assert w.page.url.endswith(f"/cells/{FA2_130}.html")
-    assert FA2_130 in w.page.locator("h1").inner_text()
+    assert w.page.url.endswith(f"/cells/{BREAKS}.html")
+    assert BREAKS in w.page.locator("h1").inner_text()
     assert "compute_120" in w.page.locator("#decisive").inner_text()
     assert "broken since nightly 2026-11-28 (first seen in run n2)" in w.page.locator("#verdict").inner_text()
     w.page.screenshot(path=str(output_dir() / "cell.png"), full_page=True)
@@ -183,7 +183,7 @@ def test_a_cell_page_opens_from_the_grid(site: Path, browser: Any) -> None:
 
 def test_a_script_in_a_failure_message_is_text(site: Path, browser: Any) -> None:
     w = Watched(browser)
-    w.page.goto((site.parent / "n2-site" / "cells" / f"{FA3_128}.html").as_uri())  # it failed on n2
+    w.page.goto((site.parent / "n2-site" / "cells" / f"{FLIPS}.html").as_uri())  # it failed on n2
     w.page.click("#failing-tests summary")
     assert SCRIPT in w.page.locator("#failing-tests").inner_text()
     assert w.page.locator("#failing-tests script").count() == 0

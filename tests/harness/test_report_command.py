@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from reportruns import FA2_128, FA2_130, NIGHTS, run_night
+from reportruns import BREAKS, NIGHTS, PASSES, run_night
 
 from vllm_matrix.cli import main
 from vllm_matrix.commands.report import EXIT_REPORT_PARTIAL, decisive, render_json, render_table, totals
@@ -69,8 +69,8 @@ def test_with_no_argument_it_reports_the_latest_run_into_its_site(
     assert main(["report", "--reports", str(reports)]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("## vLLM × torch compatibility: n2\n")
-    assert f"- `{FA2_130}` (run `n2`): fail, stage `build`, `NVCC_UNSUPPORTED_ARCH`" in out
-    assert f"- `{FA2_130}`: newly broken (was pass in run n1)" in out, (
+    assert f"- `{BREAKS}` (run `n2`): fail, stage `build`, `NVCC_UNSUPPORTED_ARCH`" in out
+    assert f"- `{BREAKS}`: newly broken (was pass in run n1)" in out, (
         "history from the earlier run in reports/"
     )
     site = reports / "n2" / "site"
@@ -81,7 +81,7 @@ def test_with_no_argument_it_reports_the_latest_run_into_its_site(
 def test_bad_input_is_one_line_each_the_report_is_still_built_and_exit_4(
     reports: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (reports / "n2" / "cells" / FA2_128 / "result.json").write_text('{"schema_version": 2, "id": ')
+    (reports / "n2" / "cells" / PASSES / "result.json").write_text('{"schema_version": 2, "id": ')
     empty = reports / "empty"
     (empty / "cells").mkdir(parents=True)
     out_dir = reports.parent / "site"
@@ -89,7 +89,7 @@ def test_bad_input_is_one_line_each_the_report_is_still_built_and_exit_4(
     assert code == EXIT_REPORT_PARTIAL
     out, err = capsys.readouterr()
     data = json.loads(out)
-    assert {c["id"]: c["status"] for c in data["cells"]}[FA2_128] == "unreadable"
+    assert {c["id"]: c["status"] for c in data["cells"]}[PASSES] == "unreadable"
     lines = err.splitlines()
     assert "Traceback" not in err and len(lines) == 3
     assert lines[0].startswith(f"vllm-matrix: report: {empty}: empty run")
@@ -111,4 +111,4 @@ def test_previous_names_the_report_to_compare_with(reports: Path, capsys: pytest
         main(["report", str(reports / "n2"), "--previous", str(first), "--out", str(reports.parent / "b")])
         == 0
     )
-    assert f"- `{FA2_130}`: newly broken (was pass in run n1)" in capsys.readouterr().out
+    assert f"- `{BREAKS}`: newly broken (was pass in run n1)" in capsys.readouterr().out

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from reportruns import FA2_128, FA2_130, FA3_128, three_nights
+from reportruns import BREAKS, FLIPS, PASSES, three_nights
 
 from vllm_matrix.report import build, history, inputs, model, past
 
@@ -29,28 +29,28 @@ def marked(run_dir: Path, earlier: list[Path]) -> dict[str, model.CellView]:
     return {v.id: v for v in cells}
 
 
-def test_the_second_night_newly_breaks_cu130(runs: list[Path]) -> None:
+def test_the_second_night_newly_breaks_cu132(runs: list[Path]) -> None:
     cells = marked(runs[1], runs[:1])
-    view = cells[FA2_130]
+    view = cells[BREAKS]
     assert (view.change, view.previous) == ("newly broken", "pass in run n1")
     assert view.broken_since == "broken since nightly 2026-11-28 (first seen in run n2)"
-    assert cells[FA2_128].change is None and cells[FA2_128].previous == "pass in run n1"
+    assert cells[PASSES].change is None and cells[PASSES].previous == "pass in run n1"
     assert not any(v.flaky for v in cells.values()), "every change came with a new nightly"
 
 
 def test_the_third_night_says_since_when_and_finds_the_flaky_cell(runs: list[Path]) -> None:
     cells = marked(runs[2], runs[:2])
-    broken = cells[FA2_130]
+    broken = cells[BREAKS]
     assert broken.change is None, "it was already broken"
     assert broken.broken_since == "broken since nightly 2026-11-28 (first seen in run n2)"
-    flaky = cells[FA3_128]
+    flaky = cells[FLIPS]
     assert (flaky.change, flaky.flaky) == ("fixed", True), "fail then pass on the same nightly and commit"
-    assert not cells[FA2_128].flaky
+    assert not cells[PASSES].flaky
 
 
 def test_the_trend_follows_decode_tokens_per_second_across_nightlies(runs: list[Path]) -> None:
     cells = marked(runs[2], runs[:2])
-    assert cells[FA2_128].trend == [("2026-11-27", 1510.0), ("2026-11-28", 1580.0)], "n3 replaced n2's figure"
+    assert cells[PASSES].trend == [("2026-11-27", 1510.0), ("2026-11-28", 1580.0)], "n3 replaced n2's figure"
 
 
 def test_a_previous_report_carries_the_history_forward(runs: list[Path], tmp_path: Path) -> None:
@@ -61,8 +61,8 @@ def test_a_previous_report_carries_the_history_forward(runs: list[Path], tmp_pat
         built = build.build(inputs.load([run_dir]), seen, tmp_path / run_dir.name)
         site = tmp_path / run_dir.name
     cells = {c["id"]: c for c in built.json["cells"]}  # type: ignore[union-attr]
-    assert cells[FA2_130]["broken_since"] == "broken since nightly 2026-11-28 (first seen in run n2)"
-    assert cells[FA3_128]["flaky"] is True and cells[FA3_128]["change"] == "fixed"
+    assert cells[BREAKS]["broken_since"] == "broken since nightly 2026-11-28 (first seen in run n2)"
+    assert cells[FLIPS]["flaky"] is True and cells[FLIPS]["change"] == "fixed"
     assert {o["run"] for o in built.json["history"]} == {"n1", "n2", "n3"}  # type: ignore[union-attr]
 
 

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from reportruns import FA2_128, FA2_130, FA3_128, FA3_130, NIGHTS, run_night, v1_run
+from reportruns import BREAKS, FLIPS, NIGHTS, PASSES, SHARES, run_night, v1_run
 
 from vllm_matrix.report import inputs
 from vllm_matrix.report.legend import NO_RESULT, UNREADABLE
@@ -16,7 +16,7 @@ from vllm_matrix.results import RunStore
 
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
-    """The second night: cu130 FA2's build fails (nvcc), cu128 FA3 fails a payload test."""
+    """The second night: cu132's build fails (nvcc), cu130 fp16 fails a payload test."""
     return run_night(tmp_path / "reports", tmp_path / "w", NIGHTS[1])
 
 
@@ -29,9 +29,9 @@ def test_a_run_directory_gives_every_cell_with_its_junit(run_dir: Path) -> None:
     assert loaded.problems == []
     cells = by_id(loaded)
     assert len(cells) == 5 and {e.kind for e in cells.values()} == {"result"}
-    failed = cells[FA2_130].result
+    failed = cells[BREAKS].result
     assert failed is not None and (failed.stage, failed.klass) == ("build", "NVCC_UNSUPPORTED_ARCH")
-    junit = cells[FA3_128].junit
+    junit = cells[FLIPS].junit
     assert junit is not None and junit.figures["decode_tok_s"] == "1500.0"
     assert [t.name for t in junit.failing] == ["test_greedy_matches_hf"]
     assert "<script>" in junit.failing[0].message
@@ -40,25 +40,25 @@ def test_a_run_directory_gives_every_cell_with_its_junit(run_dir: Path) -> None:
 
 
 def test_a_corrupt_result_is_one_line_and_an_unreadable_cell_not_a_dropped_one(run_dir: Path) -> None:
-    path = RunStore(run_dir).result_path(FA2_128)
+    path = RunStore(run_dir).result_path(PASSES)
     path.write_text(path.read_text()[:200])  # truncated mid-write by a full disk
     assert len(RunStore(run_dir).results()) == 4, "other callers still get only readable results"
     loaded = inputs.load([run_dir])
     assert len(loaded.entries) == 5
-    entry = by_id(loaded)[FA2_128]
-    assert entry.kind == UNREADABLE and entry.cell["cuda"] == "cu128", "axes come from its junit.xml"
+    entry = by_id(loaded)[PASSES]
+    assert entry.kind == UNREADABLE and entry.cell["cuda"] == "cu130", "axes come from its junit.xml"
     (line,) = loaded.problems
     assert str(path) in line and "not valid JSON" in line and "shows as unreadable result" in line
 
 
 def test_a_result_of_an_unknown_schema_is_unreadable_and_says_which(run_dir: Path) -> None:
-    path = RunStore(run_dir).result_path(FA2_128)
+    path = RunStore(run_dir).result_path(PASSES)
     data = json.loads(path.read_text())
     path.write_text(json.dumps(data | {"schema_version": 99}))
     loaded = inputs.load([run_dir])
     (line,) = loaded.problems
     assert "unsupported result schema_version 99 (this tool reads 1 and 2)" in line
-    assert by_id(loaded)[FA2_128].kind == UNREADABLE
+    assert by_id(loaded)[PASSES].kind == UNREADABLE
 
 
 def test_the_real_schema_1_result_is_read(tmp_path: Path) -> None:
@@ -82,14 +82,14 @@ def test_an_empty_run_is_one_line(tmp_path: Path) -> None:
 
 
 def test_a_missing_log_is_said_and_the_verdict_kept(run_dir: Path) -> None:
-    (run_dir / "cells" / FA2_130 / "logs" / "build.log").unlink()
+    (run_dir / "cells" / BREAKS / "logs" / "build.log").unlink()
     loaded = inputs.load([run_dir])
-    entry = by_id(loaded)[FA2_130]
+    entry = by_id(loaded)[BREAKS]
     assert entry.kind == "result" and entry.result is not None and entry.result.outcome == "fail"
-    build_log = run_dir / "cells" / FA2_130 / "logs" / "build.log"
+    build_log = run_dir / "cells" / BREAKS / "logs" / "build.log"
     assert loaded.problems == [
-        f"cell {FA2_130} of run n2: log logs/build.log missing from {build_log.parent.parent}",
-        f"cell {FA3_130} of run n2: log {build_log} missing from {run_dir / 'cells' / FA3_130}",
+        f"cell {BREAKS} of run n2: log logs/build.log missing from {build_log.parent.parent}",
+        f"cell {SHARES} of run n2: log {build_log} missing from {run_dir / 'cells' / SHARES}",
     ], "the cell that shared the failed build points at the same log"
 
 
@@ -136,36 +136,35 @@ def test_a_truncated_junit_artifact_is_an_unreadable_cell(run_dir: Path, tmp_pat
 def test_a_planned_cell_without_an_artifact_is_no_result(run_dir: Path, tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
     cells = [
-        json.loads((run_dir / "cells" / c / "result.json").read_text())["cell"] for c in (FA2_128, FA2_130)
+        json.loads((run_dir / "cells" / c / "result.json").read_text())["cell"] for c in (PASSES, BREAKS)
     ]
     plan.write_text(json.dumps({"include": cells}))
     files = artifacts(run_dir, tmp_path / "artifacts")
-    kept = [f for f in files if FA2_130 not in f.name]
+    kept = [f for f in files if BREAKS not in f.name]
     loaded = inputs.load(kept, plan=plan)
-    entry = by_id(loaded)[FA2_130]
+    entry = by_id(loaded)[BREAKS]
     assert entry.kind == NO_RESULT and entry.result is None
-    assert entry.cell["cuda"] == "cu130", "the plan places it in the grid"
-    assert loaded.problems == [f"cell {FA2_130} of run n2: no result (planned, but no artifact came back)"]
+    assert entry.cell["cuda"] == "cu132", "the plan places it in the grid"
+    assert loaded.problems == [f"cell {BREAKS} of run n2: no result (planned, but no artifact came back)"]
 
 
 def test_a_directory_of_artifacts_holding_run_directories(run_dir: Path, tmp_path: Path) -> None:
     """download-artifact puts each cell job's reports/<run>/ into artifacts/<name>/."""
-    for cell in (FA2_128, FA2_130):
+    for cell in (PASSES, BREAKS):
         job = tmp_path / "artifacts" / f"cell-{cell}"
         shutil.copytree(run_dir / "cells" / cell, job / "cells" / cell)
         shutil.copy(run_dir / "run.json", job / "run.json")
     loaded = inputs.load([tmp_path / "artifacts"])
     kinds = {e.cell_id: e.kind for e in loaded.entries}
     assert kinds == {
-        FA2_128: "result",
-        FA2_130: "result",
+        PASSES: "result",
+        BREAKS: "result",
         "b200": NO_RESULT,
-        FA3_128: NO_RESULT,
-        "latest_cu130_sm120_fa3_main": NO_RESULT,
+        FLIPS: NO_RESULT,
+        SHARES: NO_RESULT,
     }
     assert sorted(loaded.problems) == [
-        f"cell {c} of run n2: no result (selected in run n2, never recorded)"
-        for c in ("b200", FA3_128, FA3_130)
+        f"cell {c} of run n2: no result (selected in run n2, never recorded)" for c in ("b200", FLIPS, SHARES)
     ]
 
 

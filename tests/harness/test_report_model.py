@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from reportruns import FA2_128, FA2_130, FA3_130, NIGHTS, run_night, v1_run
+from reportruns import BREAKS, NIGHTS, PASSES, SHARES, run_night, v1_run
 
 from vllm_matrix.report import inputs, model
 from vllm_matrix.report.inputs import Entry
@@ -25,8 +25,8 @@ def test_columns_are_the_resolved_nightly_then_unresolved_specs_then_releases(
     pivot = model.pivot(cells)
     assert pivot.columns == ["2026-11-28", "latest", "2.13.0+cpu"]
     assert pivot.axes == ("cuda", "arch", "flash_attn", "vllm", "gpu", "dtype"), "the extras that vary"
-    row = ("cu130", "12.0", "FA2", "main", "sm_120", "bf16")
-    assert [v.id for v in pivot.at(row, "2026-11-28")] == [FA2_130]
+    row = ("cu132", "12.0", "FA2", "main", "sm_120", "bf16")
+    assert [v.id for v in pivot.at(row, "2026-11-28")] == [BREAKS]
     skipped = next(v for v in cells if v.id == "b200")
     assert (skipped.column, skipped.nightly) == ("latest", None), "a skipped cell never resolved its nightly"
 
@@ -44,8 +44,8 @@ def test_column_order_puts_older_latest_specs_first() -> None:
 
 def test_failures_are_listed_with_stage_class_and_decisive_line(cells: list[model.CellView]) -> None:
     listed = {v.id: v for v in model.failures(cells)}
-    assert set(listed) >= {FA2_130, FA3_130}
-    view = listed[FA2_130]
+    assert set(listed) >= {BREAKS, SHARES}
+    view = listed[BREAKS]
     assert (view.stage, view.klass) == ("build", "NVCC_UNSUPPORTED_ARCH")
     assert view.decisive == "nvcc fatal : Unsupported gpu architecture 'compute_120'"
     assert model.totals_line(cells) == "6 cells: 2 pass, 3 fail (2 experimental), 1 skip"
@@ -53,7 +53,7 @@ def test_failures_are_listed_with_stage_class_and_decisive_line(cells: list[mode
 
 def _result(**facts: object) -> CellResult:
     state = CellState(
-        torch=TorchChoice("nightly:latest", "nightly", "2.11.0.dev20261128+cu128"),
+        torch=TorchChoice("nightly:latest", "nightly", "2.11.0.dev20261128+cu130"),
         vllm=VllmChoice("git", commit="abc"),
         build_key="k",
         **facts,
@@ -93,7 +93,7 @@ def test_cached_and_no_result_statuses() -> None:
 
 def test_pages_are_unique_when_two_runs_hold_the_same_cell() -> None:
     entries = [
-        Entry(FA2_128, run, "result", result=CellResult(id=FA2_128, run=run, outcome="pass", cell={}))
+        Entry(PASSES, run, "result", result=CellResult(id=PASSES, run=run, outcome="pass", cell={}))
         for run in ("r1", "r2")
     ]
-    assert [v.page for v in model.views(entries)] == [f"cells/{FA2_128}.html", f"cells/{FA2_128}.r2.html"]
+    assert [v.page for v in model.views(entries)] == [f"cells/{PASSES}.html", f"cells/{PASSES}.r2.html"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from junitparser import Error, Skipped
 from PIL import Image
-from reportruns import FA2_128, FA2_130, FA3_128, NIGHTS, SCRIPT, run_night
+from reportruns import BREAKS, FLIPS, NIGHTS, PASSES, SCRIPT, SHARES, run_night
 
 from vllm_matrix.junit import read_suites
 from vllm_matrix.report import build, image, inputs, jsonreport, model
@@ -26,12 +26,12 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         id="fa3_on_blackwell",
         run="n2",
         outcome="n/a",
-        cell={"cuda": "cu128", "flash_attn": 3},
+        cell={"cuda": "cu130", "flash_attn": 3},
         message="FA3 is built for sm_90a only",
     )
     RunStore(run_dir).write_result(na)
     plan = root / "plan.json"
-    plan.write_text(json.dumps([{"id": "never_came", "cuda": "cu129", "arch": "12.0", "flash_attn": 2}]))
+    plan.write_text(json.dumps([{"id": "never_came", "cuda": "cu126", "arch": "12.0", "flash_attn": 2}]))
     target = root / "site"
     build.build(inputs.load([run_dir], plan=plan), [], target)
     return target
@@ -42,15 +42,15 @@ def test_report_json_is_versioned_and_holds_every_cell(out: Path) -> None:
     assert (data["schema"], data["schema_version"]) == ("vllm-matrix-report", jsonreport.SCHEMA_VERSION)
     cells = {c["id"]: c for c in data["cells"]}
     assert len(cells) == 7
-    assert (cells[FA2_130]["status"], cells[FA2_130]["class"], cells[FA2_130]["stage"]) == (
+    assert (cells[BREAKS]["status"], cells[BREAKS]["class"], cells[BREAKS]["stage"]) == (
         "fail",
         "NVCC_UNSUPPORTED_ARCH",
         "build",
     )
     assert cells["fa3_on_blackwell"]["status"] == "n/a"
     assert cells["never_came"]["status"] == "no-result" and cells["never_came"]["verdict"] is None
-    assert cells[FA3_128]["failing_tests"][0]["message"].endswith(SCRIPT), "JSON keeps the text as it was"
-    assert cells[FA2_128]["figures"]["decode_tok_s"] == "1620.0"
+    assert cells[FLIPS]["failing_tests"][0]["message"].endswith(SCRIPT), "JSON keeps the text as it was"
+    assert cells[PASSES]["figures"]["decode_tok_s"] == "1620.0"
     assert data["totals"]["cells"] == 7 and data["pivot"]["columns"][0] == "2026-11-28"
 
 
@@ -82,15 +82,15 @@ def test_the_merged_junit_has_every_cell_with_its_parameters(out: Path) -> None:
         by_cell.setdefault(props["cell_id"], []).append(suite)
         assert props["run"] == "n2" and "outcome" in props
     assert set(by_cell) == {
-        FA2_128,
-        FA3_128,
-        FA2_130,
-        "latest_cu130_sm120_fa3_main",
+        PASSES,
+        FLIPS,
+        BREAKS,
+        SHARES,
         "b200",
         "fa3_on_blackwell",
         "never_came",
     }
-    assert len(by_cell[FA2_128]) == 2, "the stage suite and the payload suite"
+    assert len(by_cell[PASSES]) == 2, "the stage suite and the payload suite"
     (missing,) = by_cell["never_came"]
     (case,) = list(missing)  # type: ignore[call-overload]
     assert isinstance(case.result[0], Error) and case.result[0].type == "NO_RESULT", "never a pass"
@@ -103,7 +103,7 @@ def test_matrix_svg_and_png_are_the_grid_at_800_px(out: Path) -> None:
     root = ET.parse(out / "matrix.svg").getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg" and int(root.get("width", "0")) <= image.TARGET_WIDTH
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    assert {"FAIL", "FAIL (exp.)", "pass", "skip", "n/a", "no result", "FA3_UNSUPPORTED"} <= set(texts)
+    assert {"FAIL", "FAIL (exp.)", "pass", "skip", "n/a", "no result", "NUMERICS"} <= set(texts)
     assert "NVCC_UNSUPPORTED_" in texts and "ARCH" in texts, "a long class wraps after an underscore"
     with Image.open(out / "matrix.png") as png:
         assert png.format == "PNG"

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from reportruns import FA2_128, FA2_130, FA3_128, SCRIPT, three_nights, v1_run
+from reportruns import BREAKS, FLIPS, PASSES, SCRIPT, SHARES, three_nights, v1_run
 
 from vllm_matrix.report import build, inputs, past, site
 
@@ -36,17 +36,14 @@ def test_the_site_has_the_matrix_a_page_per_cell_and_the_downloads(out: Path) ->
         "assets",
     }
     pages = {p.name for p in (out / "cells").glob("*.html")}
-    assert pages == {
-        f"{c}.html"
-        for c in (FA2_128, FA2_130, FA3_128, "latest_cu130_sm120_fa3_main", "b200", "cpu_reference")
-    }
+    assert pages == {f"{c}.html" for c in (PASSES, BREAKS, FLIPS, SHARES, "b200", "cpu_reference")}
     index = (out / "index.html").read_text()
-    assert f'href="cells/{FA2_130}.html"' in index
+    assert f'href="cells/{BREAKS}.html"' in index
     assert "NVIDIA GeForce RTX 5090 (sm_120, driver 580.95.05)" in index and "gpu-runner-7" in index
 
 
 def test_a_failure_message_with_a_script_tag_renders_as_text(out: Path) -> None:
-    page = (out / "cells" / f"{FA3_128}.html").read_text()
+    page = (out / "cells" / f"{FLIPS}.html").read_text()
     assert SCRIPT not in page
     assert "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;" in page
     assert "test_greedy_matches_hf" in page
@@ -68,21 +65,21 @@ def test_nothing_is_fetched_from_the_network(out: Path) -> None:
 
 
 def test_the_cell_page_shows_timeline_versions_audit_context_tail_logs_and_figures(out: Path) -> None:
-    failed = (out / "cells" / f"{FA2_130}.html").read_text()
+    failed = (out / "cells" / f"{BREAKS}.html").read_text()
     for section in ('id="timeline"', 'id="versions"', 'id="log"', 'id="logs"'):
         assert section in failed, section
     assert "broken since nightly 2026-11-28 (first seen in run n2)" in failed and "newly broken" in failed
     assert re.search(r'<span class="decisive"><span class="ln">\d+</span>\s*nvcc fatal', failed)
-    assert f'href="../logs/{FA2_130}.build.log"' in failed
-    assert (out / "logs" / f"{FA2_130}.build.log").read_text().count("compute_120") >= 1
-    passed = (out / "cells" / f"{FA2_128}.html").read_text()
+    assert f'href="../logs/{BREAKS}.build.log"' in failed
+    assert (out / "logs" / f"{BREAKS}.build.log").read_text().count("compute_120") >= 1
+    passed = (out / "cells" / f"{PASSES}.html").read_text()
     assert 'id="figures"' in passed and "decode tokens/s" in passed and "1620.0" in passed
     assert (
-        "2.11.0.dev20261128+cu128" in passed
+        "2.11.0.dev20261128+cu130" in passed
         and "https://github.com/pytorch/pytorch/commit/cf30153c" in passed
     )
     assert 'id="audit"' in passed and "vllm/_C.abi3.so" in passed, "the arch audit with its extensions"
-    reused = (out / "cells" / "latest_cu130_sm120_fa3_main.html").read_text()
+    reused = (out / "cells" / f"{SHARES}.html").read_text()
     assert "same build as cell" in reused
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from reportruns import FA2_130, NIGHTS, run_night
+from reportruns import BREAKS, NIGHTS, run_night
 
 from vllm_matrix.commands.plan import render
 from vllm_matrix.matrix import config, expand
@@ -97,7 +97,7 @@ def test_the_merge_step_builds_the_site_and_a_missing_artifact_is_no_result(
     (tmp_path / "plan").mkdir()
     (tmp_path / "plan" / "plan.json").write_text(render(cells, "json"))
     for cell in cells:
-        if cell.id == FA2_130:
+        if cell.id == BREAKS:
             continue  # its runner died: no artifact
         job = tmp_path / "artifacts" / f"cell-{cell.id}"
         shutil.copytree(run_dir / "cells" / cell.id, job / "cells" / cell.id)
@@ -119,10 +119,10 @@ def test_the_merge_step_builds_the_site_and_a_missing_artifact_is_no_result(
     )
     assert done.returncode == 0, done.stderr
     assert (
-        f"vllm-matrix: report: cell {FA2_130} of run n2: no result (planned, but no artifact came back)"
+        f"vllm-matrix: report: cell {BREAKS} of run n2: no result (planned, but no artifact came back)"
         in (done.stderr)
     )
     report = json.loads((tmp_path / "site" / "report.json").read_text())
     statuses = {c["id"]: c["status"] for c in report["cells"]}
-    assert statuses[FA2_130] == "no-result" and len(statuses) == len(cells)
+    assert statuses[BREAKS] == "no-result" and len(statuses) == len(cells)
     assert "❔" in summary.read_text() and (tmp_path / "site" / "index.html").is_file()

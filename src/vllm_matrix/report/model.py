@@ -174,8 +174,8 @@ def column_order(column: str) -> tuple[int, str, int]:
 def cache_key(cell: dict[str, Any], result: CellResult | None) -> tuple[str | None, bool]:
     """``facts.cache_key`` when the result cache recorded one, else a key derived here.
 
-    Until the result cache lands, results carry no cache_key: the derived key
-    hashes the resolved facts that decide a verdict (torch version, vLLM
+    Results written before the result cache (schema 1, early schema 2, JUnit-only
+    input) carry no cache_key: the derived key hashes the resolved facts that decide a verdict (torch version, vLLM
     commit or requirement, build key, GPU, runtime axes). Unresolved cells
     (skipped before resolve) have no key: there is nothing to compare.
     """
