@@ -67,7 +67,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             cell={
                 "cuda": "cu130",
                 "arch": "12.0",
-                "flash_attn": 3,
+                "flash_attn": 4,
                 "vllm": "git:main",
                 "gpu": "sm_120",
                 "torch": "nightly:latest",
@@ -76,8 +76,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     repeated = store.read_result(PASSES)
     assert repeated is not None
-    repeated.id, repeated.cell = "fa2_fp16", repeated.cell | {"id": "fa2_fp16", "dtype": "float16"}
-    repeated.cached_from = CachedFrom("n2", "fa2_fp16")
+    fat = "latest_cu130_sm100_120_fa2_main_bf16"  # the fat Blackwell build: same inputs as in n2
+    repeated.id, repeated.cell = fat, repeated.cell | {"id": fat, "arch": "10.0;12.0"}
+    repeated.cached_from = CachedFrom("n2", fat)
     repeated.stages, repeated.log = [], None  # a cached verdict runs no stage
     store.write_result(repeated)
     plan = root / "plan.json"

@@ -176,9 +176,9 @@ def cache_key(cell: dict[str, Any], result: CellResult | None) -> tuple[str | No
 
     Results written before the result cache (schema 1, early schema 2, JUnit-only
     input) carry no cache_key: the derived key hashes the resolved facts that
-    decide a verdict (torch version, vLLM
-    commit or requirement, build key, GPU, runtime axes). Unresolved cells
-    (skipped before resolve) have no key: there is nothing to compare.
+    decide a verdict (torch version, vLLM commit or requirement, build key,
+    GPU, runtime axes). Unresolved cells (skipped before resolve) have no key:
+    there is nothing to compare.
     """
     if result is None:
         return None, False
