@@ -24,11 +24,12 @@ from vllm_matrix.report.legend import CACHED, CACHED_FAIL_FILL, EXPERIMENTAL_FAI
 from vllm_matrix.report.model import AXIS_TITLES, CellView, Pivot
 
 TARGET_WIDTH = 800
-CELL_MIN, CELL_MAX, CELL_H = 84, 130, 44
+CELL_MIN, CELL_MAX, CELL_H = 84, 130, 48
 HEAD_H, TITLE_H, PAD = 26, 30, 8
 FONT, SMALL = 13, 10
 PNG_SCALE = 2
 FONT_FAMILY = "DejaVu Sans, Verdana, Arial, sans-serif"
+SVG_SLACK = 1.15  # a viewer's font for the SVG (DejaVu Sans, Verdana) runs wider than Pillow's
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def fit(text: str, size: int, width: float) -> str:
     return text + "…"
 
 
-def wrap(text: str, size: int, width: float, lines: int = 2) -> list[str]:
+def wrap(text: str, size: int, width: float, lines: int = 3) -> list[str]:
     """``text`` broken after ``_`` into at most ``lines`` lines that fit ``width`` (the last one cut)."""
     parts = [p + "_" for p in text.split("_")[:-1]] + [text.split("_")[-1]]
     out = [""]
@@ -118,7 +119,7 @@ def layout(pivot: Pivot, title: str, footer: str) -> Layout:
 
 def _label_width(pivot: Pivot, index: int) -> float:
     texts = [AXIS_TITLES[pivot.axes[index]], *(row[index] for row in pivot.rows)]
-    return max(text_width(t, FONT) for t in texts) + 2 * PAD
+    return max(text_width(t, FONT) for t in texts) * SVG_SLACK + 2 * PAD
 
 
 def _head(out: Layout, pivot: Pivot, label_w: list[float], columns: Sequence[str], cell_w: float) -> None:
@@ -139,7 +140,7 @@ def _row(out: Layout, pivot: Pivot, row: tuple[str, ...], y: float, label_w: lis
     x = float(PAD)
     for value, w in zip(row, label_w, strict=True):
         out.boxes.append(Box(x, y, w, CELL_H, "#ffffff"))
-        out.labels.append(Label(x + PAD, y + 27, value, FONT, "#1f2328"))
+        out.labels.append(Label(x + PAD, y + 29, value, FONT, "#1f2328"))
         x += w
     for column in columns:
         out.boxes.append(Box(x, y, cell_w, CELL_H, "#ffffff"))
@@ -162,10 +163,10 @@ def _place(out: Layout, views: Sequence[CellView], x: float, y: float, w: float)
     sub = sub if len(views) == 1 else f"+{len(views) - 1} more"
     ink = "#1f2328" if fill in (CACHED_FAIL_FILL, EXPERIMENTAL_FAIL_FILL) else lk.ink
     subs = wrap(sub, SMALL, w - 8) if sub else []
-    top = 27 if not subs else 17 if len(subs) == 1 else 15
+    top = {0: 29, 1: 20, 2: 16}.get(len(subs), 13)  # the head's baseline, the class lines below it
     out.labels.append(Label(x + w / 2, y + top, fit(head, FONT, w - 8), FONT, ink, bold=True, middle=True))
     for i, line in enumerate(subs):
-        out.labels.append(Label(x + w / 2, y + top + 12 + i * 11, line, SMALL, ink, middle=True))
+        out.labels.append(Label(x + w / 2, y + top + 11 + i * 10, line, SMALL, ink, middle=True))
 
 
 def place_label(view: CellView) -> str:
