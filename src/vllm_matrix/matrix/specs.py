@@ -11,12 +11,15 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 _SHELL_META = re.compile(r"[;&|`$(){}\\\"'*?\n\r\t]")
 _REDIRECT = re.compile(r"[<>!]")
 _NIGHTLY_LATEST = re.compile(r"^latest(?:~(\d+))?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SDIST_SUFFIXES = (".tar.gz", ".tgz", ".zip")
+SOURCE_KINDS = ("git", "path", "wheel", "sdist")
 
 
 class SpecError(ValueError):
@@ -35,14 +38,19 @@ class TorchSpec:
 
 @dataclass(frozen=True)
 class Source:
-    """Where a cell's vLLM comes from: a git ref, a local checkout, or a wheel."""
+    """Where a cell's vLLM comes from: a git ref, a local checkout, a wheel, or an sdist."""
 
-    kind: Literal["git", "path", "wheel"]
+    kind: Literal["git", "path", "wheel", "sdist"]
     value: str
 
     @property
+    def sdist_file(self) -> bool:
+        """An ``sdist:`` naming a tarball on disk rather than a requirement to find on the index."""
+        return self.kind == "sdist" and is_sdist_path(self.value)
+
+    @property
     def builds(self) -> bool:
-        """A wheel source installs; git and path sources are built from source."""
+        """A wheel source installs; git, path and sdist sources are built from source."""
         return self.kind != "wheel"
 
 
@@ -111,14 +119,36 @@ def _is_version(text: str) -> bool:
 
 
 def parse_source(value: str) -> Source:
-    """Parse ``git:<ref>``, ``path:<dir>`` or ``wheel:<requirement>``."""
+    """Parse ``git:<ref>``, ``path:<dir>``, ``wheel:<requirement>`` or ``sdist:<requirement|file>``."""
     kind, sep, rest = value.partition(":")
-    if not sep or kind not in ("git", "path", "wheel") or not rest:
-        raise SpecError(f"expected git:<ref>, path:<dir> or wheel:<requirement>, got {value!r}")
+    if not sep or kind not in SOURCE_KINDS or not rest:
+        raise SpecError(
+            "expected git:<ref>, path:<dir>, wheel:<requirement>, sdist:<requirement> or "
+            f"sdist:<file.tar.gz>, got {value!r}"
+        )
     check_no_shell(rest, what=f"{kind} value")
     if kind == "git" and (rest.startswith("-") or " " in rest or ".." in rest):
         raise SpecError(f"not a valid git ref: {rest!r}")
+    if kind == "sdist" and not is_sdist_path(rest):
+        check_requirement(rest)
     return Source(kind, rest)  # type: ignore[arg-type]
+
+
+def is_sdist_path(value: str) -> bool:
+    """Whether an ``sdist:`` value names a file (``dist/vllm-0.32.0.tar.gz``), not a requirement."""
+    return "://" not in value and ("/" in value or value.endswith(SDIST_SUFFIXES))
+
+
+def check_requirement(text: str) -> Requirement:
+    """A PEP 508 requirement naming a project and versions only (``vllm==0.32.0``, ``vllm>=0.30``)."""
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as exc:
+        why = str(exc).splitlines()[0]
+        raise SpecError(f"expected a requirement such as vllm==0.32.0, got {text!r} ({why})") from None
+    if requirement.url or requirement.marker or requirement.extras:
+        raise SpecError(f"an sdist requirement names a project and versions only, got {text!r}")
+    return requirement
 
 
 def check_no_shell(value: str, what: str) -> None:
@@ -126,10 +156,10 @@ def check_no_shell(value: str, what: str) -> None:
 
     Nothing reaches a shell, but a ref like ``main; rm -rf ~`` is a mistake the
     user should hear about. Requirement operators (``<``, ``>``, ``!=``) are
-    fine in a wheel requirement and nowhere else.
+    fine in a wheel or sdist requirement and nowhere else.
     """
     bad = _SHELL_META.search(value)
-    if bad is None and what != "wheel value":
+    if bad is None and what not in ("wheel value", "sdist value"):
         bad = _REDIRECT.search(value)
     if bad is not None:
         raise SpecError(f"{what} {value!r} contains the shell metacharacter {bad.group()!r}")

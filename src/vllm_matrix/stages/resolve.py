@@ -3,7 +3,8 @@
 ``nightly:*`` becomes an exact wheel via the nightly index client (a date that
 is not on the index makes the cell a skip; an unreachable index a failure of
 class NETWORK_FETCH), a release stays its version, ``git:<ref>`` becomes a
-commit, ``path:`` records the checkout's commit, ``wheel:`` its requirement.
+commit, ``path:`` records the checkout's commit, ``wheel:`` its requirement,
+``sdist:`` the exact file, its sha256 and version (``stages.sdist_source``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from vllm_matrix.matrix import cell as cell_mod
 from vllm_matrix.nightly import errors as nightly_errors
 from vllm_matrix.nightly.client import IndexClient
 from vllm_matrix.nightly.resolve import resolve_torch as resolve_nightly
-from vllm_matrix.stages import uv
+from vllm_matrix.stages import sdist_source, uv
 from vllm_matrix.stages.base import StageContext, StageSkipped
 from vllm_matrix.stages.state import TorchChoice, VllmChoice
 
@@ -71,6 +72,8 @@ def resolve_vllm(ctx: StageContext) -> VllmChoice:
         return VllmChoice("wheel", requirement=source.value)
     if source.kind == "path":
         return _resolve_path(ctx, Path(source.value).expanduser())
+    if source.kind == "sdist":
+        return sdist_source.resolve(ctx, source.value)
     return _resolve_git(ctx, source.value)
 
 

@@ -19,6 +19,8 @@ so a later build of the same key stays incremental. The mirror's ``.git`` is a
 (setuptools-scm) still see its history; ``GIT_OPTIONAL_LOCKS=0`` in the build
 keeps them from rewriting the checkout's index. A directory that is not a git
 repository is copied minus the usual build outputs.
+
+``sdist:`` unpacks the resolved file into a tree per build key (``stages.sdist_source``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pathlib import Path
 from vllm_matrix import fileio, gitsource
 from vllm_matrix.errors import HarnessError
 from vllm_matrix.matrix.cell import slug
-from vllm_matrix.stages import torch, uv
+from vllm_matrix.stages import sdist_source, torch, uv
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.stages.state import VllmChoice
 
@@ -63,6 +65,8 @@ def run(ctx: StageContext) -> None:
         ctx.state.source_dir = str(git_tree(ctx, vllm))
     elif vllm.kind == "path":
         ctx.state.source_dir = str(path_tree(ctx, vllm))
+    elif vllm.kind == "sdist":
+        ctx.state.source_dir = str(sdist_source.tree(ctx, vllm))
     else:
         raise HarnessError(f"the source stage has no {vllm.kind}: sources")
 
