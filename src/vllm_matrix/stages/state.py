@@ -78,10 +78,17 @@ class DiskCheck:
 
 @dataclass(frozen=True)
 class PrepareFacts:
-    """What the prepare stage did to the tree: the use_existing_torch.py run, the build requirements."""
+    """What the prepare stage did to the tree: the use_existing_torch.py run, the build requirements.
+
+    ``script`` is where the ref keeps the script (``use_existing_torch.py`` up to vLLM 0.30,
+    ``tools/use_existing_torch.py`` from 0.32; None when absent); ``removed`` every line it
+    took out, as ``file: line``.
+    """
 
     use_existing_torch: str
     build_requirements: str
+    script: str | None = None
+    removed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
