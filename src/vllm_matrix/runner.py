@@ -32,7 +32,7 @@ from vllm_matrix.results import CellResult, RunStore, StageRecord, utc_now
 from vllm_matrix.serial import SerialError, from_data, to_data
 from vllm_matrix.stages import uv
 from vllm_matrix.stages.base import StageContext, StageError, StageFailed, StageSkipped
-from vllm_matrix.stages.pipeline import INSTALL, Run, Stage, stages_for
+from vllm_matrix.stages.pipeline import INSTALL, Run, Stage, preflight_for, stages_for
 from vllm_matrix.stages.resolve import MARKER
 from vllm_matrix.stages.state import BuildFacts, CellState, ReusedBuild
 from vllm_matrix.stages.suites import PYTEST_JUNIT
@@ -47,6 +47,7 @@ class Options:
 
     force: bool = False  # run cells whose GPU this machine lacks
     resume: bool = False  # keep finished cells of the run
+    until: str | None = None  # "configure": a preflight (stages.pipeline.preflight_for)
 
 
 @dataclass(frozen=True)
@@ -151,17 +152,18 @@ class CellRun:
         return self._finish()
 
     def _run_stages(self) -> None:
+        preflight = self.runner.options.until is not None
         lacking = self.runner.hardware.lacks(self.cell.gpu)
-        if lacking and not self.runner.options.force:
+        if lacking and not self.runner.options.force and not preflight:  # configuring needs no GPU
             raise StageSkipped("hardware", lacking)
         self.state.forced = lacking
-        stages = stages_for(self.cell)
+        stages = preflight_for(self.cell) if preflight else stages_for(self.cell)
         last_install = [s for s in stages if s.installs][-1]
         for stage in stages:
             if stage.installs and self._reuse(stage.name):
                 continue
             self._run_stage(stage)
-            if stage is last_install:
+            if stage is last_install and not preflight:  # a preflight never finishes a venv
                 self._mark_built()
 
     def _run_stage(self, stage: Stage) -> None:

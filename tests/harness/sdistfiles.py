@@ -82,3 +82,80 @@ def real_sdist(version: str) -> Path:
     except sdist.SdistUnavailable as exc:
         pytest.skip(f"the PyPI index {index} cannot be reached here: {exc.message}")
     return path
+
+
+# A small vLLM-shaped CMake project: setup.py's cmake_build_ext.configure(ext) runs cmake the way
+# vLLM's does (-DVLLM_TARGET_DEVICE, -DVLLM_PYTHON_EXECUTABLE, -DFETCHCONTENT_BASE_DIR from the
+# environment), and the CMakeLists fetches "oneDNN" (from ``url``, or FETCHCONTENT_SOURCE_DIR_ONEDNN)
+# and stops, as vLLM's cpu_extension.cmake does, when the C++ compiler is older than ``min_gcc``.
+CMAKE_SETUP_PY = """\
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+DEVICE = os.environ.get("VLLM_TARGET_DEVICE", "cuda")
+if DEVICE == "cuda" and os.environ.get("FAKE_TORCH_CUDA") is None:
+    raise RuntimeError("Unknown runtime environment")  # what vLLM's setup.py says for a CPU torch
+
+
+class CMakeExtension(Extension):
+    def __init__(self, name, cmake_lists_dir="."):
+        super().__init__(name, sources=[])
+        self.cmake_lists_dir = os.path.abspath(cmake_lists_dir)
+
+
+class cmake_build_ext(build_ext):
+    did_config = {}
+
+    def configure(self, ext):
+        if ext.cmake_lists_dir in cmake_build_ext.did_config:
+            return
+        cmake_build_ext.did_config[ext.cmake_lists_dir] = True
+        base = os.environ.get("FETCHCONTENT_BASE_DIR", str(ROOT / ".deps"))
+        tool = ["-G", "Ninja"] if shutil.which("ninja") else []
+        args = [f"-DVLLM_TARGET_DEVICE={DEVICE}", f"-DVLLM_PYTHON_EXECUTABLE={sys.executable}",
+                f"-DFETCHCONTENT_BASE_DIR={base}"]
+        subprocess.check_call(["cmake", ext.cmake_lists_dir, *tool, *args], cwd=self.build_temp)
+
+    def build_extensions(self):
+        os.makedirs(self.build_temp, exist_ok=True)
+        for ext in self.extensions:
+            self.configure(ext)
+        subprocess.check_call(["cmake", "--build", "."], cwd=self.build_temp)
+
+
+setup(name="vllm", version="0.1.0", ext_modules=[CMakeExtension("vllm._C")],
+      cmdclass={"build_ext": cmake_build_ext})
+"""
+CMAKE_LISTS = """\
+cmake_minimum_required(VERSION 3.20)
+project(fakevllm LANGUAGES CXX)
+include(FetchContent)
+set(ONEDNN_TAG "v3.13")
+if (DEFINED ENV{FETCHCONTENT_SOURCE_DIR_ONEDNN})
+  FetchContent_Declare(oneDNN SOURCE_DIR $ENV{FETCHCONTENT_SOURCE_DIR_ONEDNN})
+else()
+  FetchContent_Declare(oneDNN GIT_REPOSITORY @URL@ GIT_TAG ${ONEDNN_TAG})
+endif()
+FetchContent_MakeAvailable(oneDNN)
+message(STATUS "oneDNN is available at ${onednn_SOURCE_DIR}")
+if (CMAKE_CXX_COMPILER_VERSION VERSION_LESS @MIN_GCC@)
+  message(FATAL_ERROR "X86 backend requires gcc/g++ >= @MIN_GCC@")
+endif()
+add_library(_C MODULE csrc/ops.cpp)
+"""
+
+
+def cmake_vllm_files(*, url: str = "https://127.0.0.1:9/oneDNN.git", min_gcc: str = "1.0") -> dict[str, str]:
+    """The files of the small vLLM-shaped CMake project (``url``: where oneDNN would be fetched)."""
+    return {
+        "setup.py": CMAKE_SETUP_PY,
+        "CMakeLists.txt": CMAKE_LISTS.replace("@URL@", url).replace("@MIN_GCC@", min_gcc),
+        "csrc/ops.cpp": "int vllm_fake_op() { return 1; }\n",
+    }

@@ -29,6 +29,8 @@ DEFAULT_INDEXES = {
     "pypi": "https://pypi.org/simple",
 }
 DEFAULT_VLLM_GIT = "https://github.com/vllm-project/vllm.git"
+FETCHCONTENT_ENV = "VLLM_MATRIX_FETCHCONTENT_DIR"
+SOURCE_KEYS = ("vllm_git", "fetchcontent")
 TOP_KEYS = ("matrix", "defaults", "indexes", "timeouts", "ids", "sources", "classify")
 FIELD_KEYS = tuple(CHECKERS)
 
@@ -67,6 +69,7 @@ class MatrixConfig:
     id_template: str = DEFAULT_TEMPLATE
     vllm_git: str = DEFAULT_VLLM_GIT
     catalogues: tuple[Path, ...] = ()
+    fetchcontent: Path | None = None  # [sources] fetchcontent: pre-fetched sources for offline builds
 
     def index(self, name: str) -> Index:
         """A named index; the built-in ones always exist."""
@@ -76,6 +79,11 @@ class MatrixConfig:
         """The vLLM repository to mirror; ``VLLM_MATRIX_VLLM_GIT`` overrides it."""
         env = os.environ if environ is None else environ
         return env.get("VLLM_MATRIX_VLLM_GIT") or self.vllm_git
+
+    def fetchcontent_dir(self, environ: Mapping[str, str] | None = None) -> Path | None:
+        """The offline FetchContent sources dir; ``VLLM_MATRIX_FETCHCONTENT_DIR`` overrides the file."""
+        env = os.environ if environ is None else environ
+        return Path(env[FETCHCONTENT_ENV]).expanduser() if env.get(FETCHCONTENT_ENV) else self.fetchcontent
 
 
 def matrix_path(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Path:
@@ -168,6 +176,7 @@ class _Parser:
             timeouts=self.timeouts(data.get("timeouts", {})),
             id_template=self.template(data.get("ids", {})),
             vllm_git=self.sources(data.get("sources", {})),
+            fetchcontent=self.fetchcontent(data.get("sources", {})),
             catalogues=self.catalogues(data.get("classify", {})),
         )
 
@@ -290,12 +299,21 @@ class _Parser:
     def sources(self, raw: Any) -> str:
         table = self.table(raw, "sources")
         for key in table:
-            if key != "vllm_git":
-                raise self.unknown("sources", key, ("vllm_git",))
+            if key not in SOURCE_KEYS:
+                raise self.unknown("sources", key, SOURCE_KEYS)
         url = table.get("vllm_git", DEFAULT_VLLM_GIT)
         if not isinstance(url, str) or not url:
             raise self.fail("sources.vllm_git", "expected a git URL or a local path")
         return url
+
+    def fetchcontent(self, raw: Any) -> Path | None:
+        """``[sources] fetchcontent``: a directory, relative to the matrix file's."""
+        value = self.table(raw, "sources").get("fetchcontent")
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.fail("sources.fetchcontent", "expected the path of a directory of pre-fetched sources")
+        return self.path.parent / Path(value).expanduser()
 
     def catalogues(self, raw: Any) -> tuple[Path, ...]:
         table = self.table(raw, "classify")

@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from vllm_matrix.fetchcontent import FetchContentFacts
 from vllm_matrix.serial import from_data, to_data
+from vllm_matrix.toolchain import Toolchain
 
 TorchKind = Literal["release", "nightly", "existing"]
 VllmKind = Literal["wheel", "git", "path", "sdist"]
@@ -100,6 +102,18 @@ class BuildEnvFacts:
 
 
 @dataclass(frozen=True)
+class ConfigureFacts:
+    """A configure-only preflight: the ref's own CMake command, where it ran, and that nothing compiled."""
+
+    build_dir: str
+    cmake: tuple[tuple[str, ...], ...] = ()  # each cmake command line the ref's setup.py ran
+    extensions: tuple[str, ...] = ()  # the CMake extensions setup.py declares for this target
+    compiled: int = 0  # object files found in build_dir afterwards (a preflight compiles none)
+    toolchain: Toolchain | None = None
+    findings: tuple[str, ...] = ()  # what the toolchain cannot do for this cell (toolchain.findings)
+
+
+@dataclass(frozen=True)
 class ExtensionLoad:
     """One compiled extension of vLLM at the verify stage's import probe."""
 
@@ -161,6 +175,8 @@ class CellState:
     source_dir: str | None = None
     prepare: PrepareFacts | None = None
     build_env: BuildEnvFacts | None = None
+    fetchcontent: FetchContentFacts | None = None
+    configure: ConfigureFacts | None = None
     torch_git_version: str | None = None
     torch_cuda: str | None = None
     vllm_version: str | None = None
