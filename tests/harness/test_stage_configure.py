@@ -116,7 +116,8 @@ def test_a_compiler_older_than_the_refs_minimum_fails_with_cmakes_message(tmp_pa
     with pytest.raises(StageFailed):
         configure.run(ctx)
     log = ctx.log.read_text()
-    assert "X86 backend requires gcc/g++ >= 99.0" in log and "[configure] CMake failed (exit 1)" in log
+    assert "X86 backend requires gcc/g++ >= 99.0" in log
+    assert "[configure] CMake stopped with exit status 1" in log
     assert classified(ctx) == "CMAKE_CONFIGURE"
     assert ctx.state.configure is not None and ctx.state.configure.toolchain is not None
     assert ctx.state.configure.toolchain.cxx  # the compiler CMake judged is recorded
@@ -138,6 +139,8 @@ def test_a_cuda_target_with_a_cpu_torch_fails_in_setup_py_with_a_finding(tmp_pat
     assert "the cell's torch has no CUDA (torch.version.cuda is None)" in facts.findings[0]
     log = ctx.log.read_text()
     assert "RuntimeError: Unknown runtime environment" in log
+    diagnosis, _ = diagnose(ctx.log, "build", ())
+    assert diagnosis is not None and diagnosis.evidence[0] == "RuntimeError: Unknown runtime environment"
     assert "[preflight] the cell's torch has no CUDA" in log
 
 

@@ -15,7 +15,8 @@ the ref's own CMake command line, in BUILD_DIR, and never ``cmake --build``.
 
 RECORD_JSON gets ``{"cmake": [argv, ...], "extensions": [name, ...]}``.
 Exit codes: 0 configured (or nothing to configure for this target); 1 setup.py
-or CMake failed (their output is above); 2 the ref's setup.py has no CMake
+or CMake stopped (their output is above; the driver's own lines use no
+error words, so the classifier's evidence stays theirs); 2 the ref's setup.py has no CMake
 configure step to call. Standard library and setuptools only: the harness is
 not installed in the cell venv.
 """
@@ -52,7 +53,8 @@ def configure(tree: Path, build_dir: Path, record: dict[str, Any]) -> int:
         return 1
     except BaseException:
         traceback.print_exc()
-        print("[configure] setup.py failed before setup() was called", flush=True)
+        # no error word here: the classifier's evidence must stay setup.py's own last line above
+        print("[configure] setup.py stopped before setup() was called (see above)", flush=True)
         return 1
     extensions = [e for e in captured.get("ext_modules") or [] if hasattr(e, "cmake_lists_dir")]
     record["extensions"] = [e.name for e in extensions]
@@ -107,7 +109,7 @@ def run_configure(command: Any, captured: dict[str, Any], extensions: list[Any],
         for ext in extensions:
             cmd.configure(ext)
     except subprocess.CalledProcessError as exc:
-        print(f"[configure] CMake failed (exit {exc.returncode})", flush=True)
+        print(f"[configure] CMake stopped with exit status {exc.returncode} (see above)", flush=True)
         return 1
     print(f"[configure] configured in {build_dir}; nothing was compiled", flush=True)
     return 0
