@@ -100,7 +100,7 @@ def test_cpu_source_preflight_configures_the_real_sdist_and_compiles_nothing(tmp
     assert configure is not None and configure.compiled == 0
     assert configure.cmake and "-DVLLM_TARGET_DEVICE=cpu" in configure.cmake[0]
     assert "vllm._C" in configure.extensions
-    assert configure.toolchain is not None and configure.toolchain.cxx
+    assert configure.tools is not None and configure.tools.cxx
     if compiler() < (12, 3):
         assert_red_at_build_for_the_compiler(result, log)
         assert result.message == "configuring vLLM failed (exit 1)"

@@ -119,8 +119,8 @@ def test_a_compiler_older_than_the_refs_minimum_fails_with_cmakes_message(tmp_pa
     assert "X86 backend requires gcc/g++ >= 99.0" in log
     assert "[configure] CMake stopped with exit status 1" in log
     assert classified(ctx) == "CMAKE_CONFIGURE"
-    assert ctx.state.configure is not None and ctx.state.configure.toolchain is not None
-    assert ctx.state.configure.toolchain.cxx  # the compiler CMake judged is recorded
+    assert ctx.state.configure is not None and ctx.state.configure.tools is not None
+    assert ctx.state.configure.tools.cxx  # the compiler CMake judged is recorded
 
 
 def test_a_cuda_target_with_a_cpu_torch_fails_in_setup_py_with_a_finding(tmp_path: Path, venv: Path) -> None:

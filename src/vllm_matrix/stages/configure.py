@@ -24,7 +24,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from vllm_matrix import buildenv, toolchain
+from vllm_matrix import buildenv, buildtools
 from vllm_matrix.proc import ProcResult
 from vllm_matrix.serial import SerialError
 from vllm_matrix.stages import build, fetchplan
@@ -51,7 +51,7 @@ def run(ctx: StageContext) -> None:
         raise ctx.fail(line, klass=SOURCE_INCOMPLETE, evidence=[line])
     env = build.prepared_environment(ctx, tree)
     build_dir, found = scratch_dir(ctx), tools(ctx, env)
-    facts = ConfigureFacts(str(build_dir), toolchain=found, findings=findings(ctx, found))
+    facts = ConfigureFacts(str(build_dir), tools=found, findings=findings(ctx, found))
     print(
         f"[{ctx.cell.id}] configure only, nothing is compiled (log: {ctx.log})", file=sys.stderr, flush=True
     )
@@ -71,19 +71,19 @@ def scratch_dir(ctx: StageContext) -> Path:
     return path
 
 
-def tools(ctx: StageContext, env: buildenv.BuildEnv) -> toolchain.Toolchain:
+def tools(ctx: StageContext, env: buildenv.BuildEnv) -> buildtools.BuildTools:
     """The toolchain the build would use, written to the log."""
     cuda_home = Path(env.env["CUDA_HOME"]) if env.env.get("CUDA_HOME") else None
-    found = toolchain.detect({**ctx.env, **env.env}, cuda_home, ctx.venv)
-    ctx.note(f"[toolchain] C++ {found.cxx or 'not found'}; nvcc {found.nvcc or 'none'} "
+    found = buildtools.detect({**ctx.env, **env.env}, cuda_home, ctx.venv)
+    ctx.note(f"[build tools] C++ {found.cxx or 'not found'}; nvcc {found.nvcc or 'none'} "
              f"({', '.join(found.nvcc_archs) or 'no archs'}); torch CUDA {found.torch_cuda}")  # fmt: skip
     return found
 
 
-def findings(ctx: StageContext, tools: toolchain.Toolchain) -> tuple[str, ...]:
+def findings(ctx: StageContext, tools: buildtools.BuildTools) -> tuple[str, ...]:
     """What the toolchain cannot do for this cell, noted in the log and printed."""
     device = buildenv.target_device(ctx.cell.cuda)
-    found = toolchain.findings(tools, device=device, arch_list=ctx.cell.arch)
+    found = buildtools.findings(tools, device=device, arch_list=ctx.cell.arch)
     for line in found:
         ctx.note(f"[preflight] {line}")
         print(f"[{ctx.cell.id}] preflight: {line}", file=sys.stderr, flush=True)
@@ -110,7 +110,7 @@ def recorded(facts: ConfigureFacts, build_dir: Path) -> ConfigureFacts:
         extensions = tuple(str(e) for e in data.get("extensions", []))
     except (OSError, ValueError, SerialError, AttributeError, TypeError):
         cmake, extensions = (), ()
-    return ConfigureFacts(facts.build_dir, cmake, extensions, compiled_objects(build_dir), facts.toolchain,
+    return ConfigureFacts(facts.build_dir, cmake, extensions, compiled_objects(build_dir), facts.tools,
                           facts.findings)  # fmt: skip
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from vllm_matrix.buildtools import BuildTools
 from vllm_matrix.fetchcontent import FetchContentFacts
 from vllm_matrix.serial import from_data, to_data
-from vllm_matrix.toolchain import Toolchain
 
 TorchKind = Literal["release", "nightly", "existing"]
 VllmKind = Literal["wheel", "git", "path", "sdist"]
@@ -109,8 +109,8 @@ class ConfigureFacts:
     cmake: tuple[tuple[str, ...], ...] = ()  # each cmake command line the ref's setup.py ran
     extensions: tuple[str, ...] = ()  # the CMake extensions setup.py declares for this target
     compiled: int = 0  # object files found in build_dir afterwards (a preflight compiles none)
-    toolchain: Toolchain | None = None
-    findings: tuple[str, ...] = ()  # what the toolchain cannot do for this cell (toolchain.findings)
+    tools: BuildTools | None = None
+    findings: tuple[str, ...] = ()  # what the toolchain cannot do for this cell (buildtools.findings)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ _COMPUTE = re.compile(r"compute_(\d+)([af]?)")
 
 
 @dataclass(frozen=True)
-class Toolchain:
+class BuildTools:
     """The compilers and torch a build of this cell would use."""
 
     cxx: str | None = None  # "c++ 12.2.0"
@@ -74,10 +74,10 @@ def torch_cuda(venv: Path) -> tuple[str | None, bool]:
     return None, False
 
 
-def detect(environ: Mapping[str, str], cuda_home: Path | None, venv: Path) -> Toolchain:
+def detect(environ: Mapping[str, str], cuda_home: Path | None, venv: Path) -> BuildTools:
     """The toolchain of one cell's build on this machine."""
     cuda, known = torch_cuda(venv)
-    return Toolchain(cxx_version(environ), nvcc_version(cuda_home), nvcc_archs(cuda_home), cuda, known)
+    return BuildTools(cxx_version(environ), nvcc_version(cuda_home), nvcc_archs(cuda_home), cuda, known)
 
 
 def unsupported_archs(arch_list: str, supported: Sequence[str]) -> tuple[str, ...]:
@@ -87,7 +87,7 @@ def unsupported_archs(arch_list: str, supported: Sequence[str]) -> tuple[str, ..
     return tuple(a for a in entries if a.removesuffix("+PTX").rstrip("af") not in have)
 
 
-def findings(tools: Toolchain, *, device: str, arch_list: str) -> tuple[str, ...]:
+def findings(tools: BuildTools, *, device: str, arch_list: str) -> tuple[str, ...]:
     """What this toolchain cannot do for a build of ``device`` with ``arch_list``, one line each."""
     if device != "cuda":
         return ()

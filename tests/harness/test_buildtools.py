@@ -1,11 +1,11 @@
-"""toolchain: the compiler, nvcc's archs and torch's CUDA a build would use, and what they cannot do."""
+"""buildtools: the compiler, nvcc's archs and torch's CUDA a build would use, and what they cannot do."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from vllm_matrix import toolchain
+from vllm_matrix import buildtools
 
 NVCC = """#!/bin/sh
 case "$1" in
@@ -32,42 +32,42 @@ def fake_torch(venv: Path, cuda: str) -> None:
 
 def test_nvcc_version_and_archs_are_read_from_the_toolkit(tmp_path: Path) -> None:
     home = fake_cuda(tmp_path)
-    assert toolchain.nvcc_version(home) == "13.0"
-    assert toolchain.nvcc_archs(home) == ("7.5", "8.0", "9.0", "10.0", "12.0")
-    assert toolchain.nvcc_version(None) is None and toolchain.nvcc_archs(tmp_path / "none") == ()
+    assert buildtools.nvcc_version(home) == "13.0"
+    assert buildtools.nvcc_archs(home) == ("7.5", "8.0", "9.0", "10.0", "12.0")
+    assert buildtools.nvcc_version(None) is None and buildtools.nvcc_archs(tmp_path / "none") == ()
 
 
 def test_torch_cuda_is_read_from_version_py(tmp_path: Path) -> None:
     fake_torch(tmp_path / "cpu", "None")
     fake_torch(tmp_path / "cu130", "'13.0'")
-    assert toolchain.torch_cuda(tmp_path / "cpu") == (None, True)
-    assert toolchain.torch_cuda(tmp_path / "cu130") == ("13.0", True)
-    assert toolchain.torch_cuda(tmp_path / "no-torch") == (None, False)
+    assert buildtools.torch_cuda(tmp_path / "cpu") == (None, True)
+    assert buildtools.torch_cuda(tmp_path / "cu130") == ("13.0", True)
+    assert buildtools.torch_cuda(tmp_path / "no-torch") == (None, False)
 
 
 def test_archs_nvcc_lacks() -> None:
     known = ("7.5", "8.0", "9.0", "10.0", "12.0")
-    assert toolchain.unsupported_archs("7.0;8.0+PTX;9.0a;12.0", known) == ("7.0",)
-    assert toolchain.unsupported_archs("", known) == ()
+    assert buildtools.unsupported_archs("7.0;8.0+PTX;9.0a;12.0", known) == ("7.0",)
+    assert buildtools.unsupported_archs("", known) == ()
 
 
 def test_findings_for_a_cuda_build() -> None:
-    cpu_torch = toolchain.Toolchain("c++ 12.2.0", "13.0", ("7.5", "12.0"), None, True)
-    found = toolchain.findings(cpu_torch, device="cuda", arch_list="7.0;12.0")
+    cpu_torch = buildtools.BuildTools("c++ 12.2.0", "13.0", ("7.5", "12.0"), None, True)
+    found = buildtools.findings(cpu_torch, device="cuda", arch_list="7.0;12.0")
     assert found == (
         "the cell's torch has no CUDA (torch.version.cuda is None): a CUDA build needs a CUDA torch",
         "nvcc 13.0 cannot compile for 7.0 (it knows 7.5, 12.0)",
     )
-    no_toolkit = toolchain.Toolchain("c++ 12.2.0", None, (), "13.0", True)
-    assert toolchain.findings(no_toolkit, device="cuda", arch_list="12.0") == (
+    no_toolkit = buildtools.BuildTools("c++ 12.2.0", None, (), "13.0", True)
+    assert buildtools.findings(no_toolkit, device="cuda", arch_list="12.0") == (
         "no CUDA toolkit: CUDA_HOME is unset and no nvcc was found (PATH, /usr/local/cuda)",
     )
-    assert toolchain.findings(cpu_torch, device="cpu", arch_list="") == ()  # a CPU build needs none of it
+    assert buildtools.findings(cpu_torch, device="cpu", arch_list="") == ()  # a CPU build needs none of it
 
 
 def test_the_cxx_compiler_is_the_one_cmake_picks(tmp_path: Path) -> None:
     cxx = tmp_path / "g++-13"
     cxx.write_text("#!/bin/sh\necho 13.2.0\n")
     os.chmod(cxx, 0o755)
-    assert toolchain.cxx_version({"CXX": str(cxx)}) == f"{cxx} 13.2.0"
-    assert toolchain.cxx_version({"CXX": str(tmp_path / "missing")}) is None
+    assert buildtools.cxx_version({"CXX": str(cxx)}) == f"{cxx} 13.2.0"
+    assert buildtools.cxx_version({"CXX": str(tmp_path / "missing")}) is None
