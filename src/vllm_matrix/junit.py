@@ -70,6 +70,8 @@ def _cell_case(result: CellResult) -> TestCase:
     case = TestCase("cell", classname=STAGE_CLASSNAME, time=result.duration_s)
     if result.outcome == "skip":
         case.result = [Skipped(result.message or "skipped")]
+    elif result.outcome == "n/a":
+        case.result = [Skipped(f"n/a: {result.message}")]
     elif result.outcome != "pass":
         case.result = [Error(result.message or result.outcome, type_=result.klass or result.outcome)]
     return case
@@ -88,7 +90,7 @@ def _stage_case(result: CellResult, record: StageRecord, cell_dir: Path) -> Test
         case.result = [error]
     elif record.status == "skip":
         case.result = [Skipped(message)]
-    elif record.status == "reused":
+    elif record.status in ("reused", "cached"):
         case.system_out = message
     return case
 

@@ -83,6 +83,7 @@ class CellResult:
     stages: list[StageRecord] = field(default_factory=list)
     facts: CellState = field(default_factory=CellState)
     cached_from: CachedFrom | None = None  # the verdict was taken from this run's cell, not re-run
+    flaky: bool = False  # the same resolved inputs have given different verdicts
     started_at: str = ""
     finished_at: str = ""
     duration_s: float = 0.0
@@ -112,6 +113,7 @@ class CellResult:
             "stages": [_stage_dict(s) for s in self.stages],
             "facts": self.facts.to_dict(),
             "cached_from": to_data(self.cached_from) if self.cached_from else None,
+            "flaky": self.flaky,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration_s": self.duration_s,
@@ -137,6 +139,7 @@ class CellResult:
             evidence=[str(e) for e in data.get("evidence") or []], evidence_line=data.get("evidence_line"),
             log=data.get("log"), hint=data.get("hint"), diagnosis=_diagnosis(data.get("diagnosis")),
             stages=stages, facts=state, cached_from=_cached_from(data.get("cached_from")),
+            flaky=bool(data.get("flaky")),
             started_at=str(data.get("started_at", "")), finished_at=str(data.get("finished_at", "")),
             duration_s=float(data.get("duration_s") or 0.0),
         )  # fmt: skip

@@ -28,6 +28,7 @@ from vllm_matrix.hardware import Hardware
 from vllm_matrix.junit import write_cell_junit
 from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
+from vllm_matrix.resultcache import VERDICTS, ResultCache, cache_key, flaky, key_parts, machine_facts, repeat
 from vllm_matrix.results import CellResult, RunStore, StageRecord, utc_now
 from vllm_matrix.serial import SerialError, from_data, to_data
 from vllm_matrix.stages import uv
@@ -35,7 +36,7 @@ from vllm_matrix.stages.base import StageContext, StageError, StageFailed, Stage
 from vllm_matrix.stages.pipeline import INSTALL, Run, Stage, preflight_for, stages_for
 from vllm_matrix.stages.resolve import MARKER
 from vllm_matrix.stages.state import BuildFacts, CellState, ReusedBuild
-from vllm_matrix.stages.suites import PYTEST_JUNIT
+from vllm_matrix.stages.suites import PYTEST_JUNIT, payload_dir
 from vllm_matrix.workdir import Workdir
 
 Progress = Callable[[str], None]
@@ -45,9 +46,10 @@ Progress = Callable[[str], None]
 class Options:
     """What the user asked for on the command line."""
 
-    force: bool = False  # run cells whose GPU this machine lacks
+    force: bool = False  # run cells whose GPU this machine lacks; never take a cached verdict
     resume: bool = False  # keep finished cells of the run
-    until: str | None = None  # "configure": a preflight (stages.pipeline.preflight_for)
+    no_cache: bool = False  # run every cell, even one whose inputs were decided before
+    until: str | None = None  # "configure": a preflight (stages.pipeline.preflight_for), never cached
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,19 @@ class Runner:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     progress: Progress = lambda line: None
     failed_builds: dict[str, BuildFailure] = field(default_factory=dict)
+    use_cache: bool = True  # the work dir's result cache (off: neither read nor written)
+    _machine: dict[str, str] | None = None
+
+    @property
+    def cache(self) -> ResultCache | None:
+        # a preflight's verdict is about the configure only: it neither takes nor leaves a cached one
+        return ResultCache(self.work.verdicts) if self.use_cache and not self.options.until else None
+
+    def machine(self) -> dict[str, str]:
+        """What of this machine and tool a verdict depends on (computed once per runner)."""
+        if self._machine is None:
+            self._machine = machine_facts(self.hardware, self.environ, payload_dir(self.environ))
+        return self._machine
 
     def run(self, cells: Sequence[Cell]) -> list[CellResult]:
         """Run ``cells`` in order; with ``resume``, finished cells keep their stored result."""
@@ -122,7 +137,7 @@ class CellRun:
             config=runner.config,
             work=runner.work,
             cell_dir=runner.store.cell_dir(cell.id),
-            env=uv.base_env(runner.work.uv_cache, runner.environ),
+            env=cell_env(cell, uv.base_env(runner.work.uv_cache, runner.environ)),
             state=self.state,
             hardware=runner.hardware,
             run_name=runner.store.name,
@@ -135,6 +150,9 @@ class CellRun:
 
     def execute(self) -> CellResult:
         _clear_previous(self.ctx.cell_dir)
+        if self.cell.not_applicable is not None:
+            self._end("n/a", None, self.cell.not_applicable)
+            return self._finish()
         try:
             self._run_stages()
         except StageSkipped as exc:
@@ -163,8 +181,24 @@ class CellRun:
             if stage.installs and self._reuse(stage.name):
                 continue
             self._run_stage(stage)
+            if stage.name == "resolve" and self._decided_before():
+                return
             if stage is last_install and not preflight:  # a preflight never finishes a venv
                 self._mark_built()
+
+    def _decided_before(self) -> bool:
+        """Key the cell by its resolved inputs; repeat the verdict those inputs already had."""
+        self.state.cache_key = cache_key(key_parts(self.cell, self.state, self.runner.machine()))
+        cache, options = self.runner.cache, self.runner.options
+        verdict = (
+            cache.decided(self.state.cache_key) if cache and not (options.force or options.no_cache) else None
+        )
+        if verdict is None:
+            return False
+        self.result = repeat(verdict, self.result, self.state, self.records[-1])
+        self.records = list(self.result.stages)
+        self.state = self.result.facts
+        return True
 
     def _run_stage(self, stage: Stage) -> None:
         self.current = stage.name
@@ -252,6 +286,7 @@ class CellRun:
         result.stages = self.records
         self.state.harness_version = __version__
         result.facts = self.state
+        self._remember(result)
         result.finished_at = utc_now()
         result.duration_s = round(time.monotonic() - self.start, 3)
         try:
@@ -260,6 +295,19 @@ class CellRun:
             self._harness_error(exc)
         self.runner.store.write_result(result)
         return result
+
+    def _remember(self, result: CellResult) -> None:
+        """Record a verdict in the result cache; a key whose verdicts now disagree makes the cell flaky."""
+        cache, key = self.runner.cache, self.state.cache_key
+        if cache is None or key is None or result.cached_from is not None or result.outcome not in VERDICTS:
+            return
+        result.finished_at = utc_now()
+        result.flaky = flaky(cache.record(key, result, self.ctx.cell_dir))
+
+
+def cell_env(cell: Cell, env: dict[str, str]) -> dict[str, str]:
+    """A cell's stage environment: a CPU cell never sees a GPU (torch and vLLM would pick CUDA)."""
+    return env | {"CUDA_VISIBLE_DEVICES": ""} if cell.gpu == "cpu" else env
 
 
 def stage_status(exc: BaseException) -> tuple[str, str]:

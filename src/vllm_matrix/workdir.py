@@ -84,6 +84,11 @@ class Workdir:
         return self.root / "vllm-cache"
 
     @property
+    def verdicts(self) -> Path:
+        """The result cache: one verdict file per cache key (``resultcache``)."""
+        return self.root / "verdicts"
+
+    @property
     def ccache(self) -> Path:
         """CCACHE_DIR / SCCACHE_DIR for builds."""
         return self.root / "ccache"

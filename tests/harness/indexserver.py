@@ -113,13 +113,21 @@ def _handler(server: IndexServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            self._answer(with_body=True)
+
+        def do_HEAD(self) -> None:
+            """What a file host answers before a range request (uv asks it of wheels without metadata)."""
+            self._answer(with_body=False)
+
+        def _answer(self, with_body: bool) -> None:
             status, body, ctype = server.answer(self.path)
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if with_body:
+                    self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test): nothing to answer
 

@@ -23,6 +23,11 @@ pytest_plugins = ("indexserver",)
 
 PY = sys.executable
 MATRIX = """
+# The fixture index (tests/resources/nightly) still has cu128 nightlies in November 2026, as a
+# private mirror might: switch the built-in "cu128 ended with 2.12" rule off for it.
+[applicability]
+files = ["mirror-rules.toml"]
+
 [matrix]
 [[matrix.include]]
 id = "blackwell"
@@ -73,6 +78,7 @@ def setup(tmp_path: Path, nightly_hosts: tuple[object, object]) -> Setup:
     index = nightly_hosts[0].url  # type: ignore[attr-defined]
     path = tmp_path / "matrix.toml"
     path.write_text(MATRIX)
+    (tmp_path / "mirror-rules.toml").write_text('[[rule]]\nid = "cu128-ended-with-2.12"\noff = true\n')
     env = {"PATH": "/usr/bin:/bin", "VLLM_MATRIX_INDEX_NIGHTLY": f"{index}/whl/nightly"}
     return config.load(path), env
 

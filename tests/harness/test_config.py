@@ -63,8 +63,24 @@ BAD = [
         r"matrix\.arch: expected TORCH_CUDA",
     ),
     (
-        GOOD.replace('cuda = ["cu128"]', 'cuda = ["cu128"]\nflash_attn = [4]'),
+        GOOD.replace('cuda = ["cu128"]', 'cuda = ["cu128"]\nflash_attn = [5]'),
+        r"matrix\.flash_attn: 5 is not a flash_attn value the field has ever had \(known: 2, 3, 4",
+    ),
+    (
+        GOOD.replace('cuda = ["cu128"]', 'cuda = ["cu999"]'),
+        r":4: matrix\.cuda: 'cu999' is not a cuda value the field has ever had \(known: cpu, cu92",
+    ),
+    (
+        GOOD.replace('cuda = ["cu128"]', 'cuda = ["cu128"]\nflash_attn = ["two"]'),
         r"expected a flash-attention version",
+    ),
+    (
+        GOOD.replace('vllm = ["git:main"]', 'vllm = ["vllm-commit:main"]'),
+        r"matrix\.vllm: vllm-commit: expected a hex commit sha \(7 to 40 digits\) or 'nightly', got 'main'",
+    ),
+    (
+        GOOD.replace('vllm = ["git:main"]', 'vllm = ["nightly-vllm:yesterday"]'),
+        r"nightly-vllm: expected latest, latest~N or YYYY-MM-DD, got 'yesterday'",
     ),
     (GOOD + "[timeouts]\nbuild = -1\n", r"timeouts\.build: expected a positive number of seconds"),
     (GOOD + "[timeouts]\nbiuld = 10\n", r"timeouts\.biuld: unknown key \(did you mean 'build'\?\)"),

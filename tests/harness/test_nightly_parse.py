@@ -173,6 +173,9 @@ def test_page_parse_round_trips_percent_encoded_plus(day: dt.date) -> None:
         ("cp313", "cp313", "3.13t", False),
         ("py3", "none", "3.12", True),
         ("cp39", "abi3", "3.9", True),
+        ("cp38", "abi3", "3.12", True),  # vLLM's wheels: one stable-ABI build for every CPython 3.8+
+        ("cp313", "abi3", "3.12", False),
+        ("cp38", "abi3", "3.13t", False),  # free-threaded CPython has no stable ABI
     ],
 )
 def test_python_fit(py: str, abi: str, python: str, fits: bool) -> None:

@@ -27,13 +27,17 @@ def test_table_lists_every_cell_and_counts_builds() -> None:
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].split()[:3] == ["id", "torch", "cuda"]
-    assert lines[-1] == "50 cells, 25 builds"
+    assert lines[-1] == "118 cells: 34 to run, 84 n/a; 20 builds"
     assert any(line.startswith("cpu_reference ") for line in lines)
+    na = lines[lines.index("n/a (84): never run") + 1 :]
+    fa3 = [line for line in na if line.startswith("latest_cu130_sm120_on_sm120_fa3_main ")]
+    assert len(fa3) == 1 and "vLLM picks FA3 only on SM 9.x" in fa3[0] and "vllm PR #47218" in fa3[0]
 
 
 def test_json_has_all_fields_and_ids() -> None:
     cells = json.loads(vm("--matrix", MATRIX, "plan", "--format", "json").stdout)
-    assert len(cells) == 50
+    assert len(cells) == 118
+    assert sum(1 for c in cells if c["not_applicable"]) == 84
     first = cells[0]
     for key in (
         "id",
@@ -50,6 +54,7 @@ def test_json_has_all_fields_and_ids() -> None:
         "experimental",
         "tags",
         "build_group",
+        "not_applicable",
     ):
         assert key in first
     assert first["torch"] == "nightly:latest"  # unresolved: planning never resolves
@@ -58,20 +63,23 @@ def test_json_has_all_fields_and_ids() -> None:
 def test_github_matrix_is_an_include_object_with_commands() -> None:
     data = json.loads(vm("--matrix", MATRIX, "plan", "--format", "github", "cpu_*").stdout)
     assert list(data) == ["include"]
-    assert [c["id"] for c in data["include"]] == ["cpu_reference", "cpu_reference_bf16"]
+    assert [c["id"] for c in data["include"]] == ["cpu_reference", "cpu_reference_bf16", "cpu_source"]
     assert data["include"][0]["command"] == 'nox -s "cell(cpu_reference)"'
     assert data["include"][1]["experimental"] is True
 
 
 def test_buildkite_pipeline_has_one_step_per_cell_with_agents_and_soft_fail() -> None:
-    out = vm("--matrix", MATRIX, "plan", "--format", "buildkite", "latest_cu128_sm120_fa*_main").stdout
+    out = vm(
+        "--matrix", MATRIX, "plan", "--format", "buildkite", "latest_cu130_sm120_on_sm120_fa*_main"
+    ).stdout
     steps = out.split("\n  - ")
     assert out.startswith("steps:\n")
-    assert len(steps) == 3  # header + 2 steps
-    assert 'key: "latest_cu128_sm120_fa2_main"' in steps[1] and "soft_fail" not in steps[1]
-    assert 'key: "latest_cu128_sm120_fa3_main"' in steps[2] and "soft_fail: true" in steps[2]
+    assert len(steps) == 2  # header + FA2: FA3 and FA4 on sm_120 are n/a and never become a step
+    assert 'key: "latest_cu130_sm120_on_sm120_fa2_main"' in steps[1] and "soft_fail" not in steps[1]
     assert 'gpu: "sm_120"' in steps[1]
-    assert 'command: "nox -s \\"cell(latest_cu128_sm120_fa2_main)\\""' in steps[1]
+    assert 'command: "nox -s \\"cell(latest_cu130_sm120_on_sm120_fa2_main)\\""' in steps[1]
+    cpu = vm("--matrix", MATRIX, "plan", "--format", "buildkite", "cpu_*").stdout.split("\n  - ")
+    assert "soft_fail" not in cpu[1] and "soft_fail: true" in cpu[2]  # cpu_reference_bf16 is experimental
 
 
 def test_matrix_file_from_environment(tmp_path: Path) -> None:
@@ -122,4 +130,4 @@ def test_planning_never_touches_the_network(
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     assert cli.main(["--matrix", MATRIX, "plan", "--format", "json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 50
+    assert len(json.loads(capsys.readouterr().out)) == 118

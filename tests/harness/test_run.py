@@ -51,23 +51,26 @@ def test_unknown_cell_is_bad_input_with_a_suggestion(tmp_path: Path) -> None:
 
 
 def test_gpu_cells_on_this_machine_are_recorded_as_skipped_and_the_run_passes(tmp_path: Path) -> None:
-    out = vm("run", "latest_cu128_*", "--run", "gpu", env=_env(tmp_path))
+    out = vm("run", "latest_cu132_*", "--run", "gpu", env=_env(tmp_path))
     assert out.returncode == 0, out.stderr
     store = RunStore(tmp_path / "r" / "gpu")
     results = store.results()
-    assert len(results) == 8 and {r.outcome for r in results} == {"skip"}
-    assert results[0].message is not None and results[0].message.startswith("needs an NVIDIA sm_120 GPU")
+    assert len(results) == 27 and {r.outcome for r in results} == {"skip", "n/a"}
+    skipped = [r for r in results if r.outcome == "skip"]
+    assert len(skipped) == 6 and str(skipped[0].message).startswith("needs an NVIDIA sm_120 GPU")
+    na = {r.id: r for r in results if r.outcome == "n/a"}
+    assert "FA3 only on SM 9.x" in str(na["latest_cu132_sm120_on_sm120_fa3_main"].message)
+    assert not na["latest_cu132_sm120_on_sm120_fa3_main"].stages  # recorded, never run
     assert store.read_meta()["status"] == "complete"
-    assert (
-        "8 cells: 8 skip" in out.stdout and "| latest_cu128_sm120_fa2_main | skip | hardware |" in out.stdout
-    )
+    assert "27 cells: 21 n/a, 6 skip" in out.stdout
+    assert "| latest_cu132_sm120_on_sm120_fa2_main | skip | hardware |" in out.stdout
     for result in results:
         assert (store.cell_dir(result.id) / "junit.xml").is_file()
 
     report = vm("report", str(store.root), "--format", "json", env=_env(tmp_path))
     assert report.returncode == 0
     data = json.loads(report.stdout)
-    assert data["run"] == "gpu" and len(data["cells"]) == 8 and data["totals"] == "8 cells: 8 skip"
+    assert data["run"] == "gpu" and len(data["cells"]) == 27 and data["totals"] == "27 cells: 21 n/a, 6 skip"
     latest = vm("report", env=_env(tmp_path))
     assert latest.returncode == 0 and latest.stdout.startswith("## vllm-matrix run gpu")
 
@@ -118,10 +121,11 @@ def test_ctrl_c_records_the_interrupted_cell_and_resume_is_offered(
 def test_one_cell_per_invocation_fills_one_run(tmp_path: Path) -> None:
     """How nox runs it: a session per cell, all into the run named by $VLLM_MATRIX_RUN."""
     env = _env(tmp_path, VLLM_MATRIX_RUN="nox")
-    for cell_id in ("latest_cu128_sm120_fa2_main", "latest_cu130_sm120_fa2_main"):
+    cell_ids = ["latest_cu132_sm120_on_sm120_fa2_main", "latest_cu130_sm120_on_sm120_fa2_main"]
+    for cell_id in cell_ids:
         assert vm("run", cell_id, env=env).returncode == 0
     store = RunStore(tmp_path / "r" / "nox")
-    assert store.read_meta()["selected"] == ["latest_cu128_sm120_fa2_main", "latest_cu130_sm120_fa2_main"]
+    assert store.read_meta()["selected"] == cell_ids
     report = vm("report", env=env)
     assert "2 cells: 2 skip" in report.stdout
 
@@ -138,7 +142,7 @@ def test_a_missing_offline_fetchcontent_dir_is_bad_input(tmp_path: Path) -> None
 
 def test_a_preflight_runs_gpu_cells_here_into_its_own_run(tmp_path: Path) -> None:
     env = _env(tmp_path, VLLM_MATRIX_INDEX_NIGHTLY="http://127.0.0.1:9/whl/nightly")
-    out = vm("run", "--until", "configure", "latest_cu128_sm120_fa2_main", env=env)
+    out = vm("run", "--until", "configure", "latest_cu130_sm120_on_sm120_fa2_main", env=env)
     assert out.returncode == 1, out.stderr  # not skipped for the missing GPU: it ran, and the index is down
     (run_dir,) = (tmp_path / "r").iterdir()
     assert run_dir.name.endswith("-configure")

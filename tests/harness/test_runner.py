@@ -146,7 +146,7 @@ def test_cells_sharing_a_build_key_build_once_and_a_new_run_reuses_it(tmp_path: 
     assert statuses == {"resolve": "pass", "venv": "reused", "torch": "reused", "source": "reused",
                         "verify": "pass", "suites": "pass"}  # fmt: skip
     assert fake.calls["c1:verify"] == 1 and fake.calls["c2:suites"] == 1
-    again = runner(tmp_path, cfg, fake.mapping(*FAKE_INSTALL), run="r2").run(cells[:1])
+    again = runner(tmp_path, cfg, fake.mapping(*FAKE_INSTALL), run="r2", no_cache=True).run(cells[:1])
     assert fake.calls["c0:torch"] == 1
     assert again[0].facts.reused_build == ReusedBuild("c0", "r1")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cellctx import context
 
+from vllm_matrix.prebuilt.overrides import shipped as shipped_overrides
 from vllm_matrix.stages import uv
 
 
@@ -34,7 +35,7 @@ def test_offline_pypi_mirror_directory_means_no_index(tmp_path: Path) -> None:
 
 def test_overrides_keep_pypi_vision_audio_codec_out() -> None:
     lines = [
-        line for line in uv.overrides_file().read_text().splitlines() if line and not line.startswith("#")
+        line for line in shipped_overrides().read_text().splitlines() if line and not line.startswith("#")
     ]
     assert lines == [f'{pkg}; sys_platform == "never"' for pkg in ("torchvision", "torchaudio", "torchcodec")]
 

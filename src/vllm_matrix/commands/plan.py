@@ -1,4 +1,8 @@
-"""``vllm-matrix plan``: the expanded cells, as a table, JSON, or CI config."""
+"""``vllm-matrix plan``: the expanded cells, as a table, JSON, or CI config.
+
+Cells the applicability table rules out are listed as n/a, with the reason, in the table
+and in JSON (``not_applicable``); CI configs and ``ids`` hold only the cells that run.
+"""
 
 from __future__ import annotations
 
@@ -35,21 +39,27 @@ def render(cells: Sequence[Cell], fmt: str) -> str:
     """The cells in one of ``FORMATS``."""
     if fmt == "json":
         return json.dumps([c.to_dict() for c in cells], indent=1) + "\n"
+    runnable = [c for c in cells if c.not_applicable is None]
     if fmt == "github":
-        return json.dumps(scaleout.github_matrix(cells)) + "\n"
+        return json.dumps(scaleout.github_matrix(runnable)) + "\n"
     if fmt == "buildkite":
-        return scaleout.buildkite_pipeline(cells)
+        return scaleout.buildkite_pipeline(runnable)
     if fmt == "ids":
-        return "".join(f"{c.id}\n" for c in cells)
+        return "".join(f"{c.id}\n" for c in runnable)
     return table(cells)
 
 
 def table(cells: Sequence[Cell]) -> str:
-    """A plain-text table, one row per cell, with a count line."""
-    rows = [COLUMNS] + [tuple(_show(getattr(c, k)) for k in COLUMNS) for c in cells]
+    """The cells that run, one row each; then the n/a ones with their reasons; then the counts."""
+    runnable = [c for c in cells if c.not_applicable is None]
+    rows = [COLUMNS] + [tuple(_show(getattr(c, k)) for k in COLUMNS) for c in runnable]
     out = texttable.render(rows)
-    builds = len({c.build_group for c in cells})
-    out.append(f"{len(cells)} cells, {builds} builds")
+    skipped = [c for c in cells if c.not_applicable is not None]
+    if skipped:
+        out += ["", f"n/a ({len(skipped)}): never run"]
+        out += texttable.render([(c.id, str(c.not_applicable)) for c in skipped])
+    builds = len({c.build_group for c in runnable})
+    out.append(f"{len(cells)} cells: {len(runnable)} to run, {len(skipped)} n/a; {builds} builds")
     return "\n".join(out) + "\n"
 
 

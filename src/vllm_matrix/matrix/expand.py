@@ -12,12 +12,14 @@ Exclude and include follow GitHub Actions' documented semantics:
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from vllm_matrix.errors import InputError
+from vllm_matrix.matrix.applicability import Table
 from vllm_matrix.matrix.cell import ID_SAFE, Cell, cell_tags, field_slugs
 from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.matrix.fields import REQUIRED
@@ -64,14 +66,19 @@ def combinations(config: MatrixConfig) -> list[Combo]:
     return apply_include(combos, config.include, config.axes)
 
 
-def expand(config: MatrixConfig) -> list[Cell]:
-    """All cells of a matrix, with defaults filled in and unique, safe ids."""
-    cells = [_cell(config, combo) for combo in combinations(config)]
+def expand(config: MatrixConfig, today: dt.date | None = None) -> list[Cell]:
+    """All cells of a matrix, with defaults filled in, unique safe ids, and n/a marked.
+
+    A combination the applicability table rules out stays a cell (plan lists it, the
+    report shows it) with ``not_applicable`` saying why; it is never run.
+    """
+    table = config.applicability_table()
+    cells = [_cell(config, combo, table, today) for combo in combinations(config)]
     _check_unique(config, cells)
     return cells
 
 
-def _cell(config: MatrixConfig, combo: Combo) -> Cell:
+def _cell(config: MatrixConfig, combo: Combo, table: Table, today: dt.date | None) -> Cell:
     values = {**config.defaults, **{k: v for k, v in combo.items() if k != "id"}}
     missing = [k for k in REQUIRED if k not in values]
     if missing:
@@ -83,7 +90,8 @@ def _cell(config: MatrixConfig, combo: Combo) -> Cell:
     slugs = field_slugs(values)
     cell_id = combo.get("id") or _render_id(config, slugs)
     fields = {k: v for k, v in values.items() if k in Cell.__dataclass_fields__}
-    return Cell(id=cell_id, tags=cell_tags(values, slugs), **fields)
+    why = table.why_not(values, today)
+    return Cell(id=cell_id, tags=cell_tags(values, slugs), not_applicable=why, **fields)
 
 
 def _render_id(config: MatrixConfig, slugs: dict[str, str]) -> str:

@@ -59,8 +59,8 @@ def check_arch(value: Any) -> str:
 def check_flash_attn(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value not in (2, 3):
-        raise SpecError(f"expected a flash-attention version, 2 or 3, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(f"expected a flash-attention version (a number: 2, 3, 4), got {value!r}")
     return value
 
 

@@ -187,17 +187,26 @@ def fits_python(wheel: WheelName, python: str) -> bool:
     """Whether the wheel installs on CPython ``python``.
 
     Free-threaded wheels (ABI ``cp313t``) fit only a free-threaded Python
-    (``"3.13t"``), and only they do: the GIL build ignores them.
+    (``"3.13t"``), and only they do: the GIL build ignores them. A stable-ABI
+    wheel (``cp38-abi3``, as vLLM publishes) fits every later CPython 3.
     """
     cp, free_threaded = python_tags(python)
-    pys = wheel.python_tag.split(".")
-    abis = wheel.abi_tag.split(".")
+    minor = int(cp.removeprefix("cp3"))
+    return any(
+        _fits_pair(py, abi, cp, minor, free_threaded)
+        for py in wheel.python_tag.split(".")
+        for abi in wheel.abi_tag.split(".")
+    )
+
+
+def _fits_pair(py: str, abi: str, cp: str, minor: int, free_threaded: bool) -> bool:
     if free_threaded:
-        return f"{cp}t" in abis and (cp in pys or f"{cp}t" in pys)
-    if cp in pys:
-        return cp in abis or "abi3" in abis or "none" in abis
-    pure = {"py3", "py" + cp.removeprefix("cp")} & set(pys)
-    return bool(pure) and "none" in abis
+        return abi == f"{cp}t" and py in (cp, f"{cp}t")
+    if abi == "abi3":
+        return py.startswith("cp3") and py[3:].isdigit() and int(py[3:]) <= minor
+    if abi == "none":
+        return py in (cp, "py3", f"py3{minor}")
+    return py == cp and abi == cp
 
 
 def fits_platform(wheel: WheelName, platform: str) -> bool:

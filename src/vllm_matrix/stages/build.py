@@ -34,7 +34,8 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 
 from vllm_matrix import buildenv, fileio, progress
-from vllm_matrix.stages import fetchplan, torch, uv
+from vllm_matrix.prebuilt.overrides import shipped as shipped_overrides
+from vllm_matrix.stages import fetchplan, toolchain, torch, uv
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.stages.state import BuildEnvFacts, VllmChoice
 
@@ -72,7 +73,7 @@ def argv(ctx: StageContext, tree: Path) -> list[str]:
     """The uv command line: the cell's indexes, the overrides, no build isolation, the tree."""
     return [
         uv.uv_exe(ctx.env), "pip", "install", "--python", str(ctx.python),
-        *uv.index_args(ctx), "--override", str(uv.overrides_file()),
+        *uv.index_args(ctx), "--override", str(shipped_overrides()),
         "--no-build-isolation", "--no-deps", "--reinstall-package", "vllm", "--verbose", str(tree),
     ]  # fmt: skip
 
@@ -85,8 +86,12 @@ def _vllm(ctx: StageContext) -> VllmChoice:
 def run(ctx: StageContext) -> None:
     """Build and install vLLM from ``state.source_dir``, then its dependencies; torch must be unchanged."""
     tree = Path(str(ctx.state.source_dir))
-    env = prepared_environment(ctx, tree)
+    env = prepared_environment(ctx, tree, fetch_plan=ctx.cell.source.vllm_tree)
     announce(ctx, env)
+    if ctx.cell.source.kind == "toolchain":
+        toolchain.build(ctx, tree, env.env)
+        torch.ensure_unchanged(ctx)
+        return
     extra = {"GIT_OPTIONAL_LOCKS": "0"}  # version tools must not rewrite a path source's index
     base = Path(env.env["FETCHCONTENT_BASE_DIR"])
     watch = progress.watching(ctx.log, say(ctx), interval_s=interval(ctx))
@@ -96,9 +101,10 @@ def run(ctx: StageContext) -> None:
     torch.ensure_unchanged(ctx)
 
 
-def prepared_environment(ctx: StageContext, tree: Path) -> buildenv.BuildEnv:
-    """The build environment with the FetchContent plan applied, recorded as ``state.build_env``."""
-    env = fetchplan.with_plan(ctx, tree, environment(ctx, tree))
+def prepared_environment(ctx: StageContext, tree: Path, *, fetch_plan: bool = True) -> buildenv.BuildEnv:
+    """The build environment (with the FetchContent plan of a vLLM tree), recorded as ``state.build_env``."""
+    env = environment(ctx, tree)
+    env = fetchplan.with_plan(ctx, tree, env) if fetch_plan else env
     ctx.state.build_env = BuildEnvFacts(dict(env.env), dict(env.reasons))
     Path(env.env["FETCHCONTENT_BASE_DIR"]).mkdir(parents=True, exist_ok=True)
     return env

@@ -3,8 +3,9 @@
 This is the only list of stage implementations; its names are ``matrix.names.STAGES``
 (a test holds the two together). ``installs`` stages make the build-key venv: a
 later cell with the same resolved build key reuses them once they finished.
-``builds`` stages exist only for sources that are built (``git:``, ``path:``):
-a prebuilt wheel has no prepare or build.
+``when`` says which sources a stage is for: prepare only for a vLLM tree (``git:``,
+``path:``), build for anything compiled (a vLLM tree, the toolchain probe), suites for
+anything with a vLLM to run them on; a prebuilt wheel has no prepare or build.
 
 ``preflight_for`` is the configure-only variant (``vllm-matrix run --until
 configure``): the same stages up to the build, whose place the ref's CMake
@@ -19,24 +20,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vllm_matrix.matrix.cell import Cell
+from vllm_matrix.matrix.specs import Source
 from vllm_matrix.stages import build, configure, prepare, resolve, source, suites, torch, venv, verify
 from vllm_matrix.stages.base import StageContext
 
 Run = Callable[[StageContext], None]
 
 
+def _always(source: Source) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Stage:
-    """One stage: its name, what it runs, and its place in the build-key venv."""
+    """One stage: its name, what it runs, its place in the build-key venv, and the sources it is for."""
 
     name: str
     run: Run
     installs: bool = False
-    builds: bool = False
+    when: Callable[[Source], bool] = _always
 
     def applies(self, cell: Cell) -> bool:
         """Whether ``cell`` runs this stage."""
-        return cell.source.builds or not self.builds
+        return self.when(cell.source)
 
 
 PIPELINE: tuple[Stage, ...] = (
@@ -44,10 +50,10 @@ PIPELINE: tuple[Stage, ...] = (
     Stage("venv", venv.run, installs=True),
     Stage("torch", torch.run, installs=True),
     Stage("source", source.run, installs=True),
-    Stage("prepare", prepare.run, installs=True, builds=True),
-    Stage("build", build.run, installs=True, builds=True),
+    Stage("prepare", prepare.run, installs=True, when=lambda s: s.vllm_tree),
+    Stage("build", build.run, installs=True, when=lambda s: s.builds),
     Stage("verify", verify.run),
-    Stage("suites", suites.run),
+    Stage("suites", suites.run, when=lambda s: s.runs_suites),
 )
 INSTALL = tuple(s.name for s in PIPELINE if s.installs)
 
@@ -61,11 +67,14 @@ UNTIL = ("configure",)  # what ``--until`` accepts
 
 
 def preflight_for(cell: Cell) -> tuple[Stage, ...]:
-    """The stages of a configure-only preflight: those before verify, the build only configuring."""
+    """The stages of a configure-only preflight: those before the build (verify for a prebuilt
+    wheel), then, for a vLLM tree, the build only configuring. The toolchain probe stops before
+    its build: a preflight compiles nothing."""
     stages: list[Stage] = []
     for stage in stages_for(cell):
-        if stage.name == "verify":
+        if stage.name == "build" and cell.source.vllm_tree:
+            stages.append(dataclasses.replace(stage, run=configure.run, installs=False))
+        if stage.name in ("build", "verify"):
             break
-        configure_only = dataclasses.replace(stage, run=configure.run, installs=False)
-        stages.append(configure_only if stage.name == "build" else stage)
+        stages.append(stage)
     return tuple(stages)

@@ -4,19 +4,27 @@
 is not on the index makes the cell a skip; an unreachable index a failure of
 class NETWORK_FETCH), a release stays its version, ``git:<ref>`` becomes a
 commit, ``path:`` records the checkout's commit, ``wheel:`` its requirement,
-``sdist:`` the exact file, its sha256 and version (``stages.sdist_source``).
+``vllm-commit:`` and ``nightly-vllm:`` the exact prebuilt wheel file (a variant or date
+the index lacks is a skip, like a missing torch nightly), ``sdist:`` the exact file, its
+sha256 and PKG-INFO's version (``stages.sdist_source``).
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from vllm_matrix import gitsource
 from vllm_matrix.matrix import cell as cell_mod
 from vllm_matrix.nightly import errors as nightly_errors
 from vllm_matrix.nightly.client import IndexClient
+from vllm_matrix.nightly.listing import DEFAULT_PLATFORM
 from vllm_matrix.nightly.resolve import resolve_torch as resolve_nightly
+from vllm_matrix.prebuilt import commits, devwheels
 from vllm_matrix.stages import sdist_source, uv
 from vllm_matrix.stages.base import StageContext, StageSkipped
 from vllm_matrix.stages.state import TorchChoice, VllmChoice
@@ -24,6 +32,7 @@ from vllm_matrix.stages.state import TorchChoice, VllmChoice
 # Variables of the caller's environment that change what a build produces.
 BUILD_ENV_VARS = ("VLLM_TARGET_DEVICE", "VLLM_USE_PRECOMPILED", "CMAKE_BUILD_TYPE", "VLLM_MAIN_CUDA_VERSION")
 MARKER = ".vllm-matrix-build.json"
+T = TypeVar("T")
 
 
 def run(ctx: StageContext) -> None:
@@ -39,16 +48,104 @@ def run(ctx: StageContext) -> None:
 
 
 def resolve_torch(ctx: StageContext) -> TorchChoice:
-    """The exact torch the cell installs, and from where."""
+    """The exact torch the cell installs (or finds), and from where."""
     spec = ctx.cell.torch_spec
+    if spec.kind == "existing":
+        return resolve_existing(ctx, spec.interpreter)
     index = uv.torch_index(ctx.config, spec.kind, ctx.cell.cuda, ctx.env)
     if spec.kind == "release":
         return TorchChoice(ctx.cell.torch, "release", spec.version, (f"torch=={spec.version}",), index)
     base = ctx.config.index("nightly").effective(ctx.env)
     if uv.is_local(base):
         raise ctx.fail(f"the nightly index must be a URL, got the directory {base}")
+    resolved = _index_errors(
+        ctx, lambda: resolve_nightly(spec, ctx.cell.cuda, ctx.cell.python, base, client=_client(ctx))
+    )
+    return TorchChoice(ctx.cell.torch, "nightly", resolved.torch.version, tuple(resolved.requirements()),
+                       index, resolved.to_dict())  # fmt: skip
+
+
+# Run by the existing Python: what it is, what it can import, and which torch.
+EXISTING_PROBE = """
+import json, sys
+out = {"python": "%d.%d" % sys.version_info[:2], "executable": sys.executable,
+       "site": [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]}
+try:
+    import importlib.metadata, torch
+    # The distribution's version is what installers and the torch check compare; __version__ can
+    # carry a local label the metadata lacks (2.14.1 vs 2.14.1+cu130).
+    out.update(version=importlib.metadata.version("torch"), module_version=torch.__version__,
+               git_version=torch.version.git_version, cuda=torch.version.cuda)
+except Exception as exc:
+    out["error"] = "%s: %s" % (type(exc).__name__, exc)
+open(sys.argv[1], "w").write(json.dumps(out))
+"""
+
+
+def resolve_existing(ctx: StageContext, interpreter: str) -> TorchChoice:
+    """An existing torch: the Python that has it (named, else ``python<cell's python>`` on PATH)."""
+    python = interpreter or shutil.which(f"python{ctx.cell.python}", path=ctx.env.get("PATH")) or ""
+    if not python:
+        raise ctx.fail(
+            f"torch = existing: no python{ctx.cell.python} on PATH (name one: existing:/path/to/python)"
+        )
+    out = ctx.cell_dir / "existing-torch.json"
+    result = ctx.run([python, "-c", EXISTING_PROBE, str(out)])
     try:
-        resolved = resolve_nightly(spec, ctx.cell.cuda, ctx.cell.python, base, client=_client(ctx))
+        found = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ctx.fail(f"{python} did not answer ({result.describe()})") from None
+    if "version" not in found:
+        raise ctx.fail(f"{python} has no importable torch: {found.get('error', 'unknown')}")
+    if found["python"] != ctx.cell.python.rstrip("t"):
+        raise ctx.fail(f"{python} is Python {found['python']}, but the cell says python = {ctx.cell.python}")
+    ctx.note(
+        f"existing torch {found['version']} (git {found['git_version']}, CUDA {found['cuda']}) in {python}"
+    )
+    return TorchChoice(
+        ctx.cell.torch, "existing", found["version"], interpreter=found["executable"],
+        git_version=found["git_version"], cuda=found["cuda"], site=tuple(found["site"]),
+    )  # fmt: skip
+
+
+def _client(ctx: StageContext) -> IndexClient:
+    return IndexClient(cache_dir=ctx.work.root / "index-cache")
+
+
+def resolve_vllm(ctx: StageContext) -> VllmChoice:
+    """What vLLM the cell means, exactly: a requirement, a wheel file, a commit, or a checkout."""
+    source = ctx.cell.source
+    if source.kind == "wheel":
+        return VllmChoice("wheel", requirement=source.value)
+    if source.kind == "toolchain":
+        return VllmChoice("toolchain", requirement=source.value)
+    if source.kind in ("vllm-commit", "nightly-vllm"):
+        return _index_errors(ctx, lambda: _resolve_prebuilt(ctx, source.kind, source.value))
+    if source.kind == "path":
+        return _resolve_path(ctx, Path(source.value).expanduser())
+    if source.kind == "sdist":
+        return sdist_source.resolve(ctx, source.value)
+    return _resolve_git(ctx, source.value)
+
+
+def _resolve_prebuilt(ctx: StageContext, kind: str, value: str) -> VllmChoice:
+    """The exact wheel of vLLM's per-commit index, or of the PyTorch nightly index's vLLM dev wheels."""
+    python, cuda = ctx.cell.python, ctx.cell.cuda
+    if kind == "vllm-commit":
+        base = ctx.config.index("vllm_wheels").effective(ctx.env)
+        found = commits.resolve(value, cuda, python, DEFAULT_PLATFORM, base, _client(ctx))
+        return VllmChoice("vllm-commit", requirement=f"vllm @ {found.url}", url=found.url, ref=value,
+                          commit=found.built_from, version=found.version)  # fmt: skip
+    index = ctx.config.index("nightly").effective(ctx.env)
+    wheel = devwheels.resolve(value, cuda, python, DEFAULT_PLATFORM, index, _client(ctx))
+    return VllmChoice("nightly-vllm", requirement=f"vllm @ {wheel.url}", url=wheel.url, ref=value,
+                      version=wheel.version)  # fmt: skip
+
+
+def _index_errors(ctx: StageContext, lookup: Callable[[], T]) -> T:
+    """An index answer, with its errors as the cell's outcome: missing a skip, unreachable a failure."""
+    try:
+        return lookup()
     except (nightly_errors.NightlyMissing, nightly_errors.NightlySpecError) as exc:
         raise StageSkipped(ctx.stage, str(exc)) from None
     except nightly_errors.IndexUnavailable as exc:
@@ -57,24 +154,6 @@ def resolve_torch(ctx: StageContext) -> TorchChoice:
     except nightly_errors.IndexMalformed as exc:
         ctx.note(f"error: {exc}")
         raise ctx.fail(str(exc)) from None
-    return TorchChoice(ctx.cell.torch, "nightly", resolved.torch.version, tuple(resolved.requirements()),
-                       index, resolved.to_dict())  # fmt: skip
-
-
-def _client(ctx: StageContext) -> IndexClient:
-    return IndexClient(cache_dir=ctx.work.root / "index-cache")
-
-
-def resolve_vllm(ctx: StageContext) -> VllmChoice:
-    """What vLLM the cell means, exactly: a requirement, a commit, or a checkout and its commit."""
-    source = ctx.cell.source
-    if source.kind == "wheel":
-        return VllmChoice("wheel", requirement=source.value)
-    if source.kind == "path":
-        return _resolve_path(ctx, Path(source.value).expanduser())
-    if source.kind == "sdist":
-        return sdist_source.resolve(ctx, source.value)
-    return _resolve_git(ctx, source.value)
 
 
 def _resolve_path(ctx: StageContext, path: Path) -> VllmChoice:
@@ -120,10 +199,10 @@ def resolved_build_key(ctx: StageContext) -> str:
     """The build key over resolved versions: cells that agree share one venv (build once)."""
     torch, vllm = ctx.state.torch, ctx.state.vllm
     assert torch is not None and vllm is not None  # resolve sets both first
-    wheel = vllm.kind == "wheel"
+    wheel = not ctx.cell.source.builds
     values = {
         "python": ctx.cell.python,
-        "torch": torch.version,
+        "torch": torch.version if not torch.existing else torch.identity(),
         "cuda": ctx.cell.cuda,
         "arch": "" if wheel else ctx.cell.arch,  # nothing is compiled for a wheel
         "vllm": vllm_identity(ctx, vllm),

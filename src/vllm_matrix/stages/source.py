@@ -35,11 +35,14 @@ from pathlib import Path
 from vllm_matrix import fileio, gitsource
 from vllm_matrix.errors import HarnessError
 from vllm_matrix.matrix.cell import slug
-from vllm_matrix.stages import sdist_source, torch, uv
+from vllm_matrix.matrix.specs import PREBUILT
+from vllm_matrix.prebuilt import overrides
+from vllm_matrix.stages import sdist_source, toolchain, torch, uv
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.stages.state import VllmChoice
 
 MANIFEST = ".vllm-matrix-snapshot.json"
+OVERRIDES = "overrides.txt"  # in the cell dir: the shipped overrides plus the cell's torch
 # Skipped when a path source is not a git repository (git's ignore rules decide otherwise).
 NOT_SOURCE = {
     ".git",
@@ -59,7 +62,7 @@ def run(ctx: StageContext) -> None:
     """Install the wheel, or make the source tree for the resolved vLLM (``state.source_dir``)."""
     vllm = ctx.state.vllm
     assert vllm is not None  # resolve ran
-    if vllm.kind == "wheel":
+    if vllm.kind in PREBUILT:
         install_wheel(ctx, vllm)
     elif vllm.kind == "git":
         ctx.state.source_dir = str(git_tree(ctx, vllm))
@@ -67,14 +70,29 @@ def run(ctx: StageContext) -> None:
         ctx.state.source_dir = str(path_tree(ctx, vllm))
     elif vllm.kind == "sdist":
         ctx.state.source_dir = str(sdist_source.tree(ctx, vllm))
+    elif vllm.kind == "toolchain":
+        ctx.state.source_dir = str(toolchain.lay_out(ctx))
     else:
         raise HarnessError(f"the source stage has no {vllm.kind}: sources")
 
 
 def install_wheel(ctx: StageContext, vllm: VllmChoice) -> None:
-    """``uv pip install <requirement>`` into the cell venv, then the TORCH_OVERRIDDEN check."""
+    """``uv pip install <requirement>`` over the cell's torch (kept by an override), then the torch check.
+
+    The wheel's other dependencies install as usual; its torch pin is overridden by the torch
+    the cell already has ("wheel over nightly"), and whether its extensions load into that
+    torch is for verify to say.
+    """
     requirement = str(vllm.requirement)
-    uv.pip_install(ctx, [requirement], what=f"installing {requirement}")
+    torch_version = ctx.state.torch_version
+    existing = ctx.state.torch is not None and ctx.state.torch.kind == "existing"
+    keep = (
+        overrides.keeping_torch(ctx.cell_dir / OVERRIDES, torch_version)
+        if torch_version and not existing
+        else None
+    )
+    ctx.note(f"[installing {requirement} over torch {ctx.state.torch_version} (override file {keep})]")
+    uv.pip_install(ctx, [requirement], what=f"installing {requirement}", override_file=keep)
     torch.ensure_unchanged(ctx)
 
 

@@ -17,7 +17,7 @@ from vllm_matrix.fetchcontent import FetchContentFacts
 from vllm_matrix.serial import from_data, to_data
 
 TorchKind = Literal["release", "nightly", "existing"]
-VllmKind = Literal["wheel", "git", "path", "sdist"]
+VllmKind = Literal["wheel", "git", "path", "sdist", "vllm-commit", "nightly-vllm", "toolchain"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,24 @@ class TorchChoice:
     requirements: tuple[str, ...] = ()
     index: str = ""
     nightly: dict[str, Any] | None = None
+    # existing: the Python that has it, its torch's git_version and CUDA, and the
+    # site-packages directories the cell's venv is given (a .pth file) to see it
+    interpreter: str | None = None
+    git_version: str | None = None
+    cuda: str | None = None
+    site: tuple[str, ...] = ()
+
+    @property
+    def existing(self) -> bool:
+        """Whether this torch was found installed rather than installed by the cell."""
+        return self.kind == "existing"
+
+    def identity(self) -> str:
+        """What names this torch in a cache key: the exact wheel, or the Python that has it."""
+        if self.existing:
+            return f"existing:{self.interpreter}:{self.version}:{self.git_version}"
+        wheel = (self.nightly or {}).get("torch", {}).get("filename", "")
+        return f"{self.version} {wheel} {self.index}".strip()
 
 
 @dataclass(frozen=True)
@@ -41,14 +59,14 @@ class VllmChoice:
     """The vLLM a cell means, exactly: a requirement, a commit, a checkout, or an sdist file."""
 
     kind: VllmKind
-    requirement: str | None = None  # wheel:, sdist:<requirement>
-    url: str | None = None  # git: the repository
-    ref: str | None = None  # git: what the cell named
-    commit: str | None = None  # git:, path: (None when not a git checkout)
+    requirement: str | None = None  # wheel:, sdist:<requirement>; prebuilt: "vllm @ <wheel URL>"
+    url: str | None = None  # git: the repository; vllm-commit:, nightly-vllm: the wheel file
+    ref: str | None = None  # git:, vllm-commit:, nightly-vllm: what the cell named
+    commit: str | None = None  # git:, path: (None when not a git checkout); vllm-commit: built from
     path: str | None = None  # path: the checkout; sdist: the tarball
     dirty: bool | None = None  # path: uncommitted changes
     sha256: str | None = None  # sdist: the tarball's hash
-    version: str | None = None  # sdist: PKG-INFO's version
+    version: str | None = None  # sdist: PKG-INFO's version; prebuilt: the wheel's version
 
     def identity(self) -> str:
         """What names this vLLM in a build key."""
@@ -58,6 +76,10 @@ class VllmChoice:
             return f"git:{self.commit}"
         if self.kind == "sdist":
             return f"sdist:{self.sha256}"
+        if self.kind in ("vllm-commit", "nightly-vllm"):
+            return f"{self.kind}:{self.url}"
+        if self.kind == "toolchain":
+            return f"toolchain:{self.requirement}"
         return f"path:{self.path}@{self.commit}"
 
 

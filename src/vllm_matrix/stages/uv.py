@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 
 from vllm_matrix.errors import HarnessError
 from vllm_matrix.matrix.config import MatrixConfig
+from vllm_matrix.prebuilt.overrides import installed_names, without_torch
+from vllm_matrix.prebuilt.overrides import shipped as shipped_overrides
 from vllm_matrix.proc import ProcResult
 from vllm_matrix.stages.base import StageContext
 
@@ -81,7 +82,7 @@ def torch_index(config: MatrixConfig, torch_kind: str, cuda: str, environ: Mappi
 def index_args(ctx: StageContext, *, with_torch_index: bool = True) -> list[str]:
     """uv options: the cell's torch index, PyPI as the default index, best match across both."""
     args: list[str] = []
-    if with_torch_index:
+    if with_torch_index and ctx.cell.torch_spec.kind != "existing":
         location = torch_index(ctx.config, ctx.cell.torch_spec.kind, ctx.cell.cuda, ctx.env)
         args += ["--find-links", location] if is_local(location) else ["--index", location]
         # The torch index mirrors only some versions of common packages (numpy, jinja2, ...):
@@ -92,15 +93,16 @@ def index_args(ctx: StageContext, *, with_torch_index: bool = True) -> list[str]
     return args
 
 
-def overrides_file() -> Path:
-    """The shipped override file that keeps PyPI's torchvision/torchaudio/torchcodec out.
+EXISTING_OVERRIDES = "overrides-existing-torch.txt"  # in the cell dir
 
-    Their PyPI builds do not load beside a CPU or nightly torch (``operator
-    torchvision::nms does not exist``); companions a cell needs are installed
-    with torch, from the torch index, before any override applies.
-    """
-    with resources.as_file(resources.files("vllm_matrix") / "data" / "overrides.txt") as path:
-        return Path(path)
+
+def default_overrides(ctx: StageContext) -> Path:
+    """The override file of every install after torch: the shipped one; for an existing torch, one
+    that never resolves torch nor anything else its environment has (``overrides.without_torch``)."""
+    torch = ctx.state.torch
+    if torch is not None and torch.existing:
+        return without_torch(ctx.cell_dir / EXISTING_OVERRIDES, installed_names(torch.site))
+    return shipped_overrides()
 
 
 def pip_install(
@@ -110,12 +112,13 @@ def pip_install(
     what: str,
     extra: Sequence[str] = (),
     overrides: bool = True,
+    override_file: Path | None = None,
     with_torch_index: bool = True,
 ) -> ProcResult:
     """``uv pip install`` into the cell venv, logged to the stage's log; StageFailed unless it worked."""
     argv = [uv_exe(ctx.env), "pip", "install", "--python", str(ctx.python)]
     argv += index_args(ctx, with_torch_index=with_torch_index)
     if overrides:
-        argv += ["--override", str(overrides_file())]
+        argv += ["--override", str(override_file or default_overrides(ctx))]
     argv += [*extra, *requirements]
     return ctx.check(argv, what=what)

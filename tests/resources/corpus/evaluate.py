@@ -76,7 +76,12 @@ def judge(entry: dict, result: dict) -> dict:
             "decisive_ok": decisive in mine,
             "evidence": mine or evidence,
         }
-    return {"got": got, "class_ok": got == expected, "decisive_ok": decisive in evidence, "evidence": evidence}
+    return {
+        "got": got,
+        "class_ok": got == expected,
+        "decisive_ok": decisive in evidence,
+        "evidence": evidence,
+    }
 
 
 def pct(n: int, d: int) -> str:
@@ -87,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=["dev", "test", "all"], default="dev")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    ap.add_argument("--repo", type=Path, default=REPO, help="repository whose src/ is classified (default: this one)")
+    ap.add_argument(
+        "--repo", type=Path, default=REPO, help="repository whose src/ is classified (default: this one)"
+    )
     ap.add_argument("--catalogue", action="append", default=[], help="extra catalogue file passed to the CLI")
     ap.add_argument("--jobs", type=int, default=8)
     args = ap.parse_args(argv)
@@ -98,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(lambda e: classify(e, args.repo, args.catalogue), entries))
 
-    rows = [dict(id=e["id"], expected=e["klass"], stage=e["stage"], decisive=e["decisive"], **judge(e, r))
-            for e, r in zip(entries, results)]
+    rows = [
+        dict(id=e["id"], expected=e["klass"], stage=e["stage"], decisive=e["decisive"], **judge(e, r))
+        for e, r in zip(entries, results)
+    ]
     per = defaultdict(lambda: [0, 0, 0])  # n, class_ok, decisive_ok
     for r in rows:
         p = per[r["expected"]]
@@ -112,17 +121,38 @@ def main(argv: list[str] | None = None) -> int:
     misses = [r for r in rows if not (r["class_ok"] and r["decisive_ok"])]
 
     if args.json:
-        print(json.dumps({
-            "split": args.split,
-            "total": n,
-            "class_correct": c_ok,
-            "decisive_correct": d_ok,
-            "class_accuracy": c_ok / n if n else None,
-            "decisive_accuracy": d_ok / n if n else None,
-            "per_class": {k: {"n": v[0], "class_correct": v[1], "decisive_correct": v[2]} for k, v in sorted(per.items())},
-            "misses": [{k: r[k] for k in ("id", "expected", "got", "class_ok", "decisive_ok", "decisive", "evidence")}
-                       for r in misses],
-        }, indent=1))
+        print(
+            json.dumps(
+                {
+                    "split": args.split,
+                    "total": n,
+                    "class_correct": c_ok,
+                    "decisive_correct": d_ok,
+                    "class_accuracy": c_ok / n if n else None,
+                    "decisive_accuracy": d_ok / n if n else None,
+                    "per_class": {
+                        k: {"n": v[0], "class_correct": v[1], "decisive_correct": v[2]}
+                        for k, v in sorted(per.items())
+                    },
+                    "misses": [
+                        {
+                            k: r[k]
+                            for k in (
+                                "id",
+                                "expected",
+                                "got",
+                                "class_ok",
+                                "decisive_ok",
+                                "decisive",
+                                "evidence",
+                            )
+                        }
+                        for r in misses
+                    ],
+                },
+                indent=1,
+            )
+        )
         return 0
 
     print(f"split: {args.split}   entries: {n}")
@@ -134,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nmisses ({len(misses)}):")
         print(f"{'id':32} {'expected':28} {'got':28} class decisive")
         for r in misses:
-            print(f"{r['id']:32} {r['expected']:28} {r['got']:28} {'ok' if r['class_ok'] else '--':5} "
-                  f"{'ok' if r['decisive_ok'] else '--'}")
+            print(
+                f"{r['id']:32} {r['expected']:28} {r['got']:28} {'ok' if r['class_ok'] else '--':5} "
+                f"{'ok' if r['decisive_ok'] else '--'}"
+            )
             if not r["decisive_ok"]:
                 print(f"    want: {r['decisive'][:160]}")
                 print(f"    got:  {(r['evidence'][0] if r['evidence'] else '(no evidence)')[:160]}")
