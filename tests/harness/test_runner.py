@@ -22,7 +22,7 @@ from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.results import RunStore
 from vllm_matrix.runner import Options, Runner, exit_code
 from vllm_matrix.stages.base import StageContext, StageSkipped
-from vllm_matrix.stages.pipeline import Run
+from vllm_matrix.stages.pipeline import Run, preflight_for
 from vllm_matrix.stages.state import ReusedBuild
 from vllm_matrix.workdir import Workdir
 
@@ -295,3 +295,22 @@ def test_a_preflight_of_a_wheel_cell_stops_after_installing_it(tmp_path: Path) -
     (result,) = runner(tmp_path, cfg, fake.mapping(*PREFLIGHT_FAKES), until="configure").run(cells)
     assert result.outcome == "pass"
     assert [s.name for s in result.stages] == ["resolve", "venv", "torch", "source"]
+
+
+def test_a_preflight_neither_takes_nor_leaves_a_cached_verdict(tmp_path: Path) -> None:
+    cfg, cells = make_cells(tmp_path, 'id = "wheel"')
+    fake = Stages()
+    fakes = fake.mapping(*PREFLIGHT_FAKES)
+    (first,) = runner(tmp_path, cfg, fakes).run(cells)
+    assert first.outcome == "pass" and fake.calls["wheel:suites"] == 1
+    (preflight,) = runner(tmp_path, cfg, fakes, run="r2", until="configure").run(cells)
+    assert preflight.cached_from is None  # run (on the finished venv), not repeated from r1
+    assert [s.name for s in preflight.stages] == ["resolve", "venv", "torch", "source"]
+    (again,) = runner(tmp_path, cfg, fakes, run="r3").run(cells)
+    assert again.cached_from is not None and again.cached_from.run == "r1"  # the full run's verdict
+
+
+def test_a_preflight_stops_the_toolchain_probe_before_its_build(tmp_path: Path) -> None:
+    cell = Cell("probe", python="3.12", torch="2.13.0+cpu", cuda="cu130", arch="12.0", vllm="toolchain:cuda",
+                gpu="sm_120")  # fmt: skip
+    assert [s.name for s in preflight_for(cell)] == ["resolve", "venv", "torch", "source"]
