@@ -33,7 +33,7 @@ from vllm_matrix.results import CellResult, RunStore, StageRecord, utc_now
 from vllm_matrix.serial import SerialError, from_data, to_data
 from vllm_matrix.stages import uv
 from vllm_matrix.stages.base import StageContext, StageError, StageFailed, StageSkipped
-from vllm_matrix.stages.pipeline import INSTALL, Run, Stage, stages_for
+from vllm_matrix.stages.pipeline import INSTALL, Run, Stage, preflight_for, stages_for
 from vllm_matrix.stages.resolve import MARKER
 from vllm_matrix.stages.state import BuildFacts, CellState, ReusedBuild
 from vllm_matrix.stages.suites import PYTEST_JUNIT, payload_dir
@@ -49,6 +49,7 @@ class Options:
     force: bool = False  # run cells whose GPU this machine lacks; never take a cached verdict
     resume: bool = False  # keep finished cells of the run
     no_cache: bool = False  # run every cell, even one whose inputs were decided before
+    until: str | None = None  # "configure": a preflight (stages.pipeline.preflight_for), never cached
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ class Runner:
 
     @property
     def cache(self) -> ResultCache | None:
-        return ResultCache(self.work.verdicts) if self.use_cache else None
+        # a preflight's verdict is about the configure only: it neither takes nor leaves a cached one
+        return ResultCache(self.work.verdicts) if self.use_cache and not self.options.until else None
 
     def machine(self) -> dict[str, str]:
         """What of this machine and tool a verdict depends on (computed once per runner)."""
@@ -168,11 +170,12 @@ class CellRun:
         return self._finish()
 
     def _run_stages(self) -> None:
+        preflight = self.runner.options.until is not None
         lacking = self.runner.hardware.lacks(self.cell.gpu)
-        if lacking and not self.runner.options.force:
+        if lacking and not self.runner.options.force and not preflight:  # configuring needs no GPU
             raise StageSkipped("hardware", lacking)
         self.state.forced = lacking
-        stages = stages_for(self.cell)
+        stages = preflight_for(self.cell) if preflight else stages_for(self.cell)
         last_install = [s for s in stages if s.installs][-1]
         for stage in stages:
             if stage.installs and self._reuse(stage.name):
@@ -180,7 +183,7 @@ class CellRun:
             self._run_stage(stage)
             if stage.name == "resolve" and self._decided_before():
                 return
-            if stage is last_install:
+            if stage is last_install and not preflight:  # a preflight never finishes a venv
                 self._mark_built()
 
     def _decided_before(self) -> bool:

@@ -64,6 +64,16 @@ class Workdir:
         return self.root / "fetchcontent"
 
     @property
+    def sdists(self) -> Path:
+        """Downloaded sdists, one directory per sha256."""
+        return self.root / "sdists"
+
+    @property
+    def configure_dirs(self) -> Path:
+        """CMake build dirs of configure-only preflights, one per build key."""
+        return self.root / "configure"
+
+    @property
     def venvs(self) -> Path:
         """One venv per resolved build key."""
         return self.root / "venvs"

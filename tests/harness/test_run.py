@@ -131,3 +131,33 @@ def test_one_cell_per_invocation_fills_one_run(tmp_path: Path) -> None:
     assert store.read_meta()["selected"] == cell_ids
     report = vm("report", env=env)
     assert "2 cells: 2 skip" in report.stdout
+
+
+def test_a_missing_offline_fetchcontent_dir_is_bad_input(tmp_path: Path) -> None:
+    missing = tmp_path / "no-deps-here"
+    out = vm("run", "cpu_source", env=_env(tmp_path, VLLM_MATRIX_FETCHCONTENT_DIR=str(missing)))
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"vllm-matrix: the offline FetchContent dir {missing} is not a directory "
+        "([sources] fetchcontent or VLLM_MATRIX_FETCHCONTENT_DIR)"
+    ]
+
+
+def test_a_preflight_runs_gpu_cells_here_into_its_own_run(tmp_path: Path) -> None:
+    env = _env(tmp_path, VLLM_MATRIX_INDEX_NIGHTLY="http://127.0.0.1:9/whl/nightly")
+    out = vm("run", "--until", "configure", "latest_cu130_sm120_on_sm120_fa2_main", env=env)
+    assert out.returncode == 1, out.stderr  # not skipped for the missing GPU: it ran, and the index is down
+    (run_dir,) = (tmp_path / "r").iterdir()
+    assert run_dir.name.endswith("-configure")
+    store = RunStore(run_dir)
+    assert store.read_meta()["until"] == "configure"
+    (result,) = store.results()
+    assert (result.outcome, result.stage, result.klass) == ("fail", "resolve", "NETWORK_FETCH")
+    assert (
+        "preflight (--until configure): stages up to the CMake configure; nothing was compiled" in out.stderr
+    )
+
+
+def test_until_takes_only_configure(tmp_path: Path) -> None:
+    out = vm("run", "--until", "verify", "cpu_reference", env=_env(tmp_path))
+    assert out.returncode == 2 and "invalid choice: 'verify'" in out.stderr

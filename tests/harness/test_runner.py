@@ -22,7 +22,7 @@ from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.results import RunStore
 from vllm_matrix.runner import Options, Runner, exit_code
 from vllm_matrix.stages.base import StageContext, StageSkipped
-from vllm_matrix.stages.pipeline import Run
+from vllm_matrix.stages.pipeline import Run, preflight_for
 from vllm_matrix.stages.state import ReusedBuild
 from vllm_matrix.workdir import Workdir
 
@@ -74,7 +74,7 @@ class Stages:
 
 
 def runner(tmp_path: Path, cfg: config.MatrixConfig, stages: dict[str, Run], *, run: str = "r1",
-           hardware: Hardware | None = None, **options: bool) -> Runner:  # fmt: skip
+           hardware: Hardware | None = None, **options: bool | str) -> Runner:  # fmt: skip
     work = Workdir.resolve(tmp_path / "work", {"UV_CACHE_DIR": str(tmp_path / "uv")})
     work.ensure()
     env = {"PATH": "/usr/bin:/bin:" + str(Path(PY).parent), "UV_CACHE_DIR": str(tmp_path / "uv")}
@@ -267,3 +267,50 @@ def test_a_failed_stage_is_classified_from_its_log(tmp_path: Path) -> None:
     assert (result.outcome, result.stage, result.klass) == ("fail", "verify", "ABI_UNDEFINED_SYMBOL")
     assert result.evidence == [line]
     assert result.log == "logs/verify.log" and result.diagnosis is not None
+
+
+PREFLIGHT_FAKES = ("torch", "source", "prepare", "build", "verify", "suites")
+
+
+def test_a_preflight_runs_a_gpu_cell_here_up_to_the_build_and_finishes_no_venv(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    entry = f'id = "blackwell"\ngpu = "sm_120"\ncuda = "cu130"\nvllm = "path:{checkout}"'
+    cfg, cells = make_cells(tmp_path, entry)
+    fake = Stages()
+    (result,) = runner(tmp_path, cfg, fake.mapping(*PREFLIGHT_FAKES), until="configure").run(cells)
+    assert result.outcome == "pass", result.message
+    assert [s.name for s in result.stages] == ["resolve", "venv", "torch", "source", "prepare", "build"]
+    assert fake.calls["blackwell:build"] == 1 and not fake.calls["blackwell:verify"]  # no GPU needed
+    assert str(result.facts.forced).startswith("needs an NVIDIA sm_120 GPU")
+    assert not (Path(str(result.facts.venv)) / ".vllm-matrix-build.json").exists()  # nothing built
+    # so a real run afterwards builds for real, reusing nothing
+    (real,) = runner(tmp_path, cfg, fake.mapping(*PREFLIGHT_FAKES), run="r2", force=True).run(cells)
+    assert {s.name: s.status for s in real.stages}["torch"] == "pass" and fake.calls["blackwell:torch"] == 2
+
+
+def test_a_preflight_of_a_wheel_cell_stops_after_installing_it(tmp_path: Path) -> None:
+    cfg, cells = make_cells(tmp_path, 'id = "wheel"')
+    fake = Stages()
+    (result,) = runner(tmp_path, cfg, fake.mapping(*PREFLIGHT_FAKES), until="configure").run(cells)
+    assert result.outcome == "pass"
+    assert [s.name for s in result.stages] == ["resolve", "venv", "torch", "source"]
+
+
+def test_a_preflight_neither_takes_nor_leaves_a_cached_verdict(tmp_path: Path) -> None:
+    cfg, cells = make_cells(tmp_path, 'id = "wheel"')
+    fake = Stages()
+    fakes = fake.mapping(*PREFLIGHT_FAKES)
+    (first,) = runner(tmp_path, cfg, fakes).run(cells)
+    assert first.outcome == "pass" and fake.calls["wheel:suites"] == 1
+    (preflight,) = runner(tmp_path, cfg, fakes, run="r2", until="configure").run(cells)
+    assert preflight.cached_from is None  # run (on the finished venv), not repeated from r1
+    assert [s.name for s in preflight.stages] == ["resolve", "venv", "torch", "source"]
+    (again,) = runner(tmp_path, cfg, fakes, run="r3").run(cells)
+    assert again.cached_from is not None and again.cached_from.run == "r1"  # the full run's verdict
+
+
+def test_a_preflight_stops_the_toolchain_probe_before_its_build(tmp_path: Path) -> None:
+    cell = Cell("probe", python="3.12", torch="2.13.0+cpu", cuda="cu130", arch="12.0", vllm="toolchain:cuda",
+                gpu="sm_120")  # fmt: skip
+    assert [s.name for s in preflight_for(cell)] == ["resolve", "venv", "torch", "source"]

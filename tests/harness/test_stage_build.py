@@ -82,3 +82,46 @@ def test_max_jobs_is_printed_and_the_environment_logged(
     log = ctx.log.read_text()
     assert "[build env] TORCH_CUDA_ARCH_LIST=12.0" in log
     assert "[build env] MAX_JOBS:" in log
+
+
+def sdist_vllm() -> VllmChoice:
+    return VllmChoice("sdist", requirement="vllm==0.32.0", path="/w/sdists/x/vllm-0.32.0.tar.gz",
+                      sha256="d2c957d5eee3d0985012151315ddc62cbe0cd368fc96a5fc3510438d9dddf2ad",
+                      version="0.32.0")  # fmt: skip
+
+
+def test_the_compile_runs_alone_before_the_dependencies(tmp_path: Path) -> None:
+    argv = build.argv(context(tmp_path, git_vllm()), tmp_path / "tree")
+    assert "--no-deps" in argv  # a dependency that cannot resolve must not hide the compile's verdict
+
+
+def test_an_sdist_build_gets_its_version_and_a_cache_per_file(tmp_path: Path) -> None:
+    ctx = context(tmp_path, sdist_vllm())
+    env = build.environment(ctx, tmp_path / "tree")
+    assert env.env["SETUPTOOLS_SCM_PRETEND_VERSION"] == "0.32.0"
+    assert "PKG-INFO" in env.reasons["SETUPTOOLS_SCM_PRETEND_VERSION"]
+    assert env.env["FETCHCONTENT_BASE_DIR"] == str(ctx.work.fetchcontent / "sdist-d2c957d5eee3d098")
+    assert (
+        "SETUPTOOLS_SCM_PRETEND_VERSION" not in build.environment(context(tmp_path, git_vllm()), tmp_path).env
+    )
+
+
+def test_the_runtime_requirements_are_the_built_vllms_without_extras(tmp_path: Path) -> None:
+    dist = tmp_path / "venv" / "lib" / "python3.11" / "site-packages" / "vllm-0.32.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: vllm\nVersion: 0.32.0\n"
+        "Requires-Dist: numba==0.65.0\n"
+        'Requires-Dist: triton @ https://example.invalid/triton.whl ; platform_machine == "x86_64"\n'
+        'Requires-Dist: pandas ; extra == "bench"\n'
+    )
+    assert build.runtime_requirements(tmp_path / "venv") == [
+        "numba==0.65.0",
+        'triton @ https://example.invalid/triton.whl ; platform_machine == "x86_64"',
+    ]
+
+
+def test_the_progress_interval_comes_from_the_environment(tmp_path: Path) -> None:
+    assert build.interval(context(tmp_path, git_vllm())) == 30.0
+    assert build.interval(context(tmp_path, git_vllm(), env={"VLLM_MATRIX_PROGRESS_S": "5"})) == 5.0
+    assert build.interval(context(tmp_path, git_vllm(), env={"VLLM_MATRIX_PROGRESS_S": "soon"})) == 30.0

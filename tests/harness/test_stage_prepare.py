@@ -1,16 +1,22 @@
-"""stages.prepare: use_existing_torch.py (with --prefix where the ref has it), build requirements."""
+"""stages.prepare: use_existing_torch.py (with --prefix where the ref has it), build requirements.
+
+The fake repository covers both script forms; the real vLLM sdists 0.30.0 (script at the root)
+and 0.32.0 (script in tools/) cover both places, against a cell torch that is not vLLM's pin.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 from fakevllm import LEGACY_USE_EXISTING_TORCH, PREFIX_USE_EXISTING_TORCH, FakeVllm, make_fake_vllm
-from torchnightly import cache_root
+from sdistfiles import real_sdist
+from torchnightly import WheelUnavailable, cache_root, nightly_version, repacked_wheels, source_wheel
 
-from vllm_matrix import gitsource
+from vllm_matrix import gitsource, sdist
 from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.stages import prepare, uv
@@ -169,3 +175,99 @@ def test_build_requirements_that_replace_torch_are_torch_overridden(tmp_path: Pa
     failure = info.value
     assert (failure.stage, failure.klass) == ("prepare", "TORCH_OVERRIDDEN")
     assert "0.0.1" in failure.message and "0.0.2" in failure.message
+
+
+def test_the_script_is_found_at_the_root_or_in_tools(tmp_path: Path) -> None:
+    assert prepare.find_script(tmp_path) is None
+    tree_with(tmp_path, "tools/use_existing_torch.py")
+    assert prepare.find_script(tmp_path) == tmp_path / "tools/use_existing_torch.py"
+    tree_with(tmp_path, "use_existing_torch.py")
+    assert prepare.find_script(tmp_path) == tmp_path / "use_existing_torch.py"
+
+
+def test_removed_lines_are_what_left_each_file() -> None:
+    before = {"requirements/a.txt": ["numpy", "torch==2.13.0", "torch==2.13.0", ""], "pyproject.toml": ["x"]}
+    after = {"requirements/a.txt": ["numpy", "torch==2.13.0", ""]}
+    assert prepare.removed_lines(before, after) == ("requirements/a.txt: torch==2.13.0", "pyproject.toml: x")
+    assert prepare.removed_lines(before, before) == ()
+
+
+# The real vLLM sdists, one of each layout: the script at the root (0.30.0) and in tools/ (0.32.0).
+LAYOUTS = [("0.30.0", "use_existing_torch.py"), ("0.32.0", "tools/use_existing_torch.py")]
+NIGHTLY_DATE = "20261101"
+CPU_BUILD_PIN = (
+    'requirements/build/cpu.txt: torch==2.13.0+cpu; platform_machine == "x86_64" or '
+    'platform_machine == "s390x" or platform_machine == "aarch64"'
+)
+
+
+@pytest.fixture(scope="module")
+def cell_torch() -> tuple[Path, Path]:
+    """A torch that is not the one vLLM pins (a repacked 2.13.0 nightly), and an index holding the pin."""
+    try:
+        wheel = repacked_wheels([NIGHTLY_DATE], cache_root())[NIGHTLY_DATE]
+        release = source_wheel(cache_root()).parent
+    except WheelUnavailable as exc:
+        pytest.skip(f"no torch 2.13.0+cpu wheel here to repack as the cell's torch: {exc}")
+    return wheel, release
+
+
+def real_tree(version: str, tmp_path: Path) -> Path:
+    archive = real_sdist(version)
+    return sdist.unpack(archive, tmp_path / "tree", sdist.sha256_of(archive))
+
+
+def real_context(tmp_path: Path, tree: Path, cell_torch: tuple[Path, Path]) -> StageContext:
+    """A cell venv holding the nightly torch; the release index offers torch 2.13.0+cpu, vLLM's pin."""
+    wheel, release = cell_torch
+    ctx = context(tmp_path, tree)
+    ctx = dataclasses.replace(ctx, env={**ctx.env, "VLLM_MATRIX_INDEX_RELEASE": str(release)})
+    subprocess.run([uv.uv_exe(), "pip", "install", "-q", "--python", str(ctx.python), str(wheel)],
+                   env=ctx.env, check=True, timeout=600)  # fmt: skip
+    ctx.state.torch_version = nightly_version(NIGHTLY_DATE)
+    return ctx
+
+
+def torch_lines(tree: Path, name: str) -> list[str]:
+    return [line for line in (tree / name).read_text().splitlines() if line.lower().startswith("torch")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("version", "script"), LAYOUTS)
+def test_real_sdist_prepare_drops_the_torch_pins_and_keeps_the_cells_torch(
+    version: str, script: str, tmp_path: Path, cell_torch: tuple[Path, Path]
+) -> None:
+    tree = real_tree(version, tmp_path)
+    assert torch_lines(tree, "requirements/build/cpu.txt")  # the pins are there before
+    ctx = real_context(tmp_path, tree, cell_torch)
+    prepare.run(ctx)
+    facts = ctx.state.prepare
+    assert facts is not None
+    assert (facts.script, facts.use_existing_torch) == (script, "--prefix")
+    assert facts.build_requirements == "requirements/build/cpu.txt"
+    assert CPU_BUILD_PIN in facts.removed
+    assert 'pyproject.toml: "torch == 2.13.0",' in facts.removed
+    # --prefix removes the torch family's pins and nothing else
+    family = ("torch=", "torchvision=", "torchaudio=", "torchcodec=")
+    pinned = (*family, *(f'"{name}' for name in family))
+    assert all(line.split(": ", 1)[1].replace(" ", "").startswith(pinned) for line in facts.removed)
+    assert torch_lines(tree, "requirements/build/cpu.txt") == []
+    said = f"removed from requirements/build/cpu.txt: {CPU_BUILD_PIN.split(': ', 1)[1]}"
+    assert said in ctx.log.read_text()  # the script's own report, in the stage log
+    assert installed_version(ctx.venv, "torch") == nightly_version(NIGHTLY_DATE)  # the cell's, not the pin
+    assert installed_version(ctx.venv, "cmake") and installed_version(ctx.venv, "setuptools-scm")
+
+
+@pytest.mark.slow
+def test_real_sdist_without_the_script_would_replace_the_cells_torch(
+    tmp_path: Path, cell_torch: tuple[Path, Path]
+) -> None:
+    """The control: what the script prevents. Without it the build pins replace the nightly."""
+    tree = real_tree("0.32.0", tmp_path)
+    (tree / "tools" / "use_existing_torch.py").unlink()
+    ctx = real_context(tmp_path, tree, cell_torch)
+    with pytest.raises(StageFailed) as info:
+        prepare.run(ctx)
+    assert (info.value.stage, info.value.klass) == ("prepare", "TORCH_OVERRIDDEN")
+    assert f"torch {nightly_version(NIGHTLY_DATE)} was replaced by 2.13.0+cpu" in info.value.message
+    assert "not in this ref (use_existing_torch.py or tools/use_existing_torch.py)" in ctx.log.read_text()

@@ -128,7 +128,7 @@ def test_missing_path_source_fails_the_stage(tmp_path: Path) -> None:
 
 def test_a_source_kind_the_stage_does_not_know_is_a_harness_error(tmp_path: Path) -> None:
     with pytest.raises(HarnessError):
-        source.run(context(tmp_path, {"kind": "sdist", "requirement": "vllm==0.32.0"}))
+        source.run(context(tmp_path, {"kind": "tarball", "requirement": "vllm==0.32.0"}))
 
 
 def test_path_source_that_is_itself_a_git_worktree(fake: FakeVllm, tmp_path: Path) -> None:

@@ -24,9 +24,11 @@ from vllm_matrix.commands import load_cells, report
 from vllm_matrix.errors import InputError
 from vllm_matrix.matrix import expand
 from vllm_matrix.matrix.cell import Cell
+from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.matrix.names import new_run_name
 from vllm_matrix.results import RunStore, check_run_name, latest_run, reports_dir, utc_now
 from vllm_matrix.runner import Options, Runner, exit_code
+from vllm_matrix.stages.pipeline import UNTIL
 from vllm_matrix.workdir import Workdir
 
 RUN_ENV = "VLLM_MATRIX_RUN"
@@ -47,6 +49,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--no-cache", action="store_true", help="run cells whose resolved inputs already have a verdict"
     )
     parser.add_argument(
+        "--until",
+        choices=UNTIL,
+        help="configure: a preflight, every stage up to the ref's CMake configure, compiling nothing "
+        "(runs without the GPU; its own run, named <time>-configure by default)",
+    )
+    parser.add_argument(
         "--workdir", metavar="DIR", help="work dir (default: $VLLM_MATRIX_WORKDIR, else user cache)"
     )
     parser.add_argument(
@@ -57,15 +65,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config, cells = load_cells(args)
+    _check_offline_dir(config)
     store = _store(args)
     selected = select(cells, args.cells, args.all, store if args.resume else None)
     work = Workdir.resolve(args.workdir)
     hw = hardware.detect()
-    options = Options(force=args.force, resume=args.resume, no_cache=args.no_cache)
+    options = Options(force=args.force, resume=args.resume, no_cache=args.no_cache, until=args.until)
     runner = Runner(config, store, work, hw, options, environ=runner_environ(), progress=_say)
     meta = _run_meta(store, selected, resumed=args.resume)
     meta |= {"matrix": str(config.path), "workdir": str(work.root), "hardware": hw.to_dict(),
-             "uv_cache": str(work.uv_cache) if work.uv_cache else None}  # fmt: skip
+             "uv_cache": str(work.uv_cache) if work.uv_cache else None, "until": args.until}  # fmt: skip
     store.write_meta(meta)
     _say(f"run {store.name}: {len(selected)} cells -> {store.root}")
     with work.lock(say=_say), _sigterm_as_interrupt():
@@ -77,7 +86,19 @@ def run(args: argparse.Namespace) -> int:
             raise
     store.write_meta({**meta, "status": "complete", "finished_at": utc_now()})
     sys.stdout.write(report.render_table(results, store.name))
+    if args.until:
+        _say(f"preflight (--until {args.until}): stages up to the CMake configure; nothing was compiled")
     return exit_code(results)
+
+
+def _check_offline_dir(config: MatrixConfig) -> None:
+    """A configured offline FetchContent dir that does not exist is bad input, said before anything runs."""
+    offline = config.fetchcontent_dir()
+    if offline is not None and not offline.is_dir():
+        raise InputError(
+            f"the offline FetchContent dir {offline} is not a directory "
+            "([sources] fetchcontent or VLLM_MATRIX_FETCHCONTENT_DIR)"
+        )
 
 
 def runner_environ() -> dict[str, str]:
@@ -109,7 +130,8 @@ def _store(args: argparse.Namespace) -> RunStore:
     name = args.run or os.environ.get(RUN_ENV)
     if args.resume and not name:
         return RunStore(latest_run(reports))
-    name = check_run_name(name or new_run_name())
+    default = new_run_name() + (f"-{args.until}" if args.until else "")
+    name = check_run_name(name or default)
     if args.resume and not (reports / name).is_dir():
         raise InputError(f"--resume: no run {name!r} under {reports}")
     return RunStore(reports / name)

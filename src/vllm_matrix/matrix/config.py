@@ -32,6 +32,8 @@ DEFAULT_INDEXES = {
     "vllm_wheels": "https://wheels.vllm.ai",  # vLLM's per-commit wheels (vllm-commit:)
 }
 DEFAULT_VLLM_GIT = "https://github.com/vllm-project/vllm.git"
+FETCHCONTENT_ENV = "VLLM_MATRIX_FETCHCONTENT_DIR"
+SOURCE_KEYS = ("vllm_git", "fetchcontent")
 TOP_KEYS = ("matrix", "defaults", "indexes", "timeouts", "ids", "sources", "classify", "applicability")
 # Values whose spelling the applicability table knows (exit code 2 for any other).
 KNOWN_CHECKED = ("cuda", "flash_attn")
@@ -72,6 +74,7 @@ class MatrixConfig:
     id_template: str = DEFAULT_TEMPLATE
     vllm_git: str = DEFAULT_VLLM_GIT
     catalogues: tuple[Path, ...] = ()
+    fetchcontent: Path | None = None  # [sources] fetchcontent: pre-fetched sources for offline builds
     applicability: tuple[Path, ...] = ()
 
     def applicability_table(self) -> Table:
@@ -86,6 +89,11 @@ class MatrixConfig:
         """The vLLM repository to mirror; ``VLLM_MATRIX_VLLM_GIT`` overrides it."""
         env = os.environ if environ is None else environ
         return env.get("VLLM_MATRIX_VLLM_GIT") or self.vllm_git
+
+    def fetchcontent_dir(self, environ: Mapping[str, str] | None = None) -> Path | None:
+        """The offline FetchContent sources dir; ``VLLM_MATRIX_FETCHCONTENT_DIR`` overrides the file."""
+        env = os.environ if environ is None else environ
+        return Path(env[FETCHCONTENT_ENV]).expanduser() if env.get(FETCHCONTENT_ENV) else self.fetchcontent
 
 
 def matrix_path(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Path:
@@ -178,6 +186,7 @@ class _Parser:
             timeouts=self.timeouts(data.get("timeouts", {})),
             id_template=self.template(data.get("ids", {})),
             vllm_git=self.sources(data.get("sources", {})),
+            fetchcontent=self.fetchcontent(data.get("sources", {})),
             catalogues=self.catalogues(data.get("classify", {})),
             applicability=self.applicability_files(data.get("applicability", {})),
         )
@@ -318,12 +327,21 @@ class _Parser:
     def sources(self, raw: Any) -> str:
         table = self.table(raw, "sources")
         for key in table:
-            if key != "vllm_git":
-                raise self.unknown("sources", key, ("vllm_git",))
+            if key not in SOURCE_KEYS:
+                raise self.unknown("sources", key, SOURCE_KEYS)
         url = table.get("vllm_git", DEFAULT_VLLM_GIT)
         if not isinstance(url, str) or not url:
             raise self.fail("sources.vllm_git", "expected a git URL or a local path")
         return url
+
+    def fetchcontent(self, raw: Any) -> Path | None:
+        """``[sources] fetchcontent``: a directory, relative to the matrix file's."""
+        value = self.table(raw, "sources").get("fetchcontent")
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.fail("sources.fetchcontent", "expected the path of a directory of pre-fetched sources")
+        return self.path.parent / Path(value).expanduser()
 
     def applicability_files(self, raw: Any) -> tuple[Path, ...]:
         table = self.table(raw, "applicability")

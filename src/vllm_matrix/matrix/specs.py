@@ -11,12 +11,14 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 _SHELL_META = re.compile(r"[;&|`$(){}\\\"'*?\n\r\t]")
 _REDIRECT = re.compile(r"[<>!]")
 _NIGHTLY_LATEST = re.compile(r"^latest(?:~(\d+))?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SDIST_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 
 
 class SpecError(ValueError):
@@ -38,25 +40,30 @@ class TorchSpec:
     interpreter: str = ""
 
 
-SourceKind = Literal["git", "path", "wheel", "vllm-commit", "nightly-vllm", "toolchain"]
+SourceKind = Literal["git", "path", "sdist", "wheel", "vllm-commit", "nightly-vllm", "toolchain"]
 # Prebuilt vLLM, installed over the cell's torch: a release wheel (PyPI), vLLM's
 # per-commit wheel index (wheels.vllm.ai), the vLLM dev wheels of the PyTorch nightly index.
 PREBUILT = ("wheel", "vllm-commit", "nightly-vllm")
 SOURCE_FORMS = (
-    "git:<ref>, path:<dir>, wheel:<requirement>, vllm-commit:<sha>|nightly, "
-    "nightly-vllm:latest|latest~N|YYYY-MM-DD or toolchain:cuda"
+    "git:<ref>, path:<dir>, sdist:<requirement>|<file.tar.gz>, wheel:<requirement>, "
+    "vllm-commit:<sha>|nightly, nightly-vllm:latest|latest~N|YYYY-MM-DD or toolchain:cuda"
 )
 # Sources that are a vLLM tree to build (prepare runs use_existing_torch.py on them).
-VLLM_TREES = ("git", "path")
+VLLM_TREES = ("git", "path", "sdist")
 _HEX_SHA = re.compile(r"^[0-9a-f]{7,40}$")
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where a cell's vLLM comes from: a git ref, a local checkout, or a prebuilt wheel."""
+    """Where a cell's vLLM comes from: a git ref, a local checkout, an sdist, or a prebuilt wheel."""
 
     kind: SourceKind
     value: str
+
+    @property
+    def sdist_file(self) -> bool:
+        """An ``sdist:`` naming a tarball on disk rather than a requirement to find on the index."""
+        return self.kind == "sdist" and is_sdist_path(self.value)
 
     @property
     def builds(self) -> bool:
@@ -146,11 +153,13 @@ def _is_version(text: str) -> bool:
 def parse_source(value: str) -> Source:
     """Parse a vLLM source (``SOURCE_FORMS``)."""
     kind, sep, rest = value.partition(":")
-    if not sep or kind not in ("git", "path", "toolchain", *PREBUILT) or not rest:
+    if not sep or kind not in ("git", "path", "sdist", "toolchain", *PREBUILT) or not rest:
         raise SpecError(f"expected {SOURCE_FORMS}, got {value!r}")
     check_no_shell(rest, what=f"{kind} value")
     if kind == "git" and (rest.startswith("-") or " " in rest or ".." in rest):
         raise SpecError(f"not a valid git ref: {rest!r}")
+    if kind == "sdist" and not is_sdist_path(rest):
+        check_requirement(rest)
     if kind == "vllm-commit" and rest != "nightly" and not _HEX_SHA.match(rest):
         raise SpecError(f"vllm-commit: expected a hex commit sha (7 to 40 digits) or 'nightly', got {rest!r}")
     if kind == "toolchain" and rest != "cuda":
@@ -165,15 +174,32 @@ def parse_source(value: str) -> Source:
     return Source(kind, rest)  # type: ignore[arg-type]
 
 
+def is_sdist_path(value: str) -> bool:
+    """Whether an ``sdist:`` value names a file (``dist/vllm-0.32.0.tar.gz``), not a requirement."""
+    return "://" not in value and ("/" in value or value.endswith(SDIST_SUFFIXES))
+
+
+def check_requirement(text: str) -> Requirement:
+    """A PEP 508 requirement naming a project and versions only (``vllm==0.32.0``, ``vllm>=0.30``)."""
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as exc:
+        why = str(exc).splitlines()[0]
+        raise SpecError(f"expected a requirement such as vllm==0.32.0, got {text!r} ({why})") from None
+    if requirement.url or requirement.marker or requirement.extras:
+        raise SpecError(f"an sdist requirement names a project and versions only, got {text!r}")
+    return requirement
+
+
 def check_no_shell(value: str, what: str) -> None:
     """Refuse values with shell metacharacters.
 
     Nothing reaches a shell, but a ref like ``main; rm -rf ~`` is a mistake the
     user should hear about. Requirement operators (``<``, ``>``, ``!=``) are
-    fine in a wheel requirement and nowhere else.
+    fine in a wheel or sdist requirement and nowhere else.
     """
     bad = _SHELL_META.search(value)
-    if bad is None and what != "wheel value":
+    if bad is None and what not in ("wheel value", "sdist value"):
         bad = _REDIRECT.search(value)
     if bad is not None:
         raise SpecError(f"{what} {value!r} contains the shell metacharacter {bad.group()!r}")

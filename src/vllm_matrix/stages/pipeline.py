@@ -6,16 +6,22 @@ later cell with the same resolved build key reuses them once they finished.
 ``when`` says which sources a stage is for: prepare only for a vLLM tree (``git:``,
 ``path:``), build for anything compiled (a vLLM tree, the toolchain probe), suites for
 anything with a vLLM to run them on; a prebuilt wheel has no prepare or build.
+
+``preflight_for`` is the configure-only variant (``vllm-matrix run --until
+configure``): the same stages up to the build, whose place the ref's CMake
+configure takes (``stages.configure``: still named ``build``, but installing
+nothing a later cell could reuse), and nothing after it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.specs import Source
-from vllm_matrix.stages import build, prepare, resolve, source, suites, torch, venv, verify
+from vllm_matrix.stages import build, configure, prepare, resolve, source, suites, torch, venv, verify
 from vllm_matrix.stages.base import StageContext
 
 Run = Callable[[StageContext], None]
@@ -55,3 +61,20 @@ INSTALL = tuple(s.name for s in PIPELINE if s.installs)
 def stages_for(cell: Cell) -> tuple[Stage, ...]:
     """The stages ``cell`` runs, in order."""
     return tuple(s for s in PIPELINE if s.applies(cell))
+
+
+UNTIL = ("configure",)  # what ``--until`` accepts
+
+
+def preflight_for(cell: Cell) -> tuple[Stage, ...]:
+    """The stages of a configure-only preflight: those before the build (verify for a prebuilt
+    wheel), then, for a vLLM tree, the build only configuring. The toolchain probe stops before
+    its build: a preflight compiles nothing."""
+    stages: list[Stage] = []
+    for stage in stages_for(cell):
+        if stage.name == "build" and cell.source.vllm_tree:
+            stages.append(dataclasses.replace(stage, run=configure.run, installs=False))
+        if stage.name in ("build", "verify"):
+            break
+        stages.append(stage)
+    return tuple(stages)

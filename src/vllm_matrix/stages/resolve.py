@@ -5,7 +5,8 @@ is not on the index makes the cell a skip; an unreachable index a failure of
 class NETWORK_FETCH), a release stays its version, ``git:<ref>`` becomes a
 commit, ``path:`` records the checkout's commit, ``wheel:`` its requirement,
 ``vllm-commit:`` and ``nightly-vllm:`` the exact prebuilt wheel file (a variant or date
-the index lacks is a skip, like a missing torch nightly).
+the index lacks is a skip, like a missing torch nightly), ``sdist:`` the exact file, its
+sha256 and PKG-INFO's version (``stages.sdist_source``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from vllm_matrix.nightly.client import IndexClient
 from vllm_matrix.nightly.listing import DEFAULT_PLATFORM
 from vllm_matrix.nightly.resolve import resolve_torch as resolve_nightly
 from vllm_matrix.prebuilt import commits, devwheels
-from vllm_matrix.stages import uv
+from vllm_matrix.stages import sdist_source, uv
 from vllm_matrix.stages.base import StageContext, StageSkipped
 from vllm_matrix.stages.state import TorchChoice, VllmChoice
 
@@ -122,6 +123,8 @@ def resolve_vllm(ctx: StageContext) -> VllmChoice:
         return _index_errors(ctx, lambda: _resolve_prebuilt(ctx, source.kind, source.value))
     if source.kind == "path":
         return _resolve_path(ctx, Path(source.value).expanduser())
+    if source.kind == "sdist":
+        return sdist_source.resolve(ctx, source.value)
     return _resolve_git(ctx, source.value)
 
 

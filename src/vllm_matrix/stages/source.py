@@ -19,6 +19,8 @@ so a later build of the same key stays incremental. The mirror's ``.git`` is a
 (setuptools-scm) still see its history; ``GIT_OPTIONAL_LOCKS=0`` in the build
 keeps them from rewriting the checkout's index. A directory that is not a git
 repository is copied minus the usual build outputs.
+
+``sdist:`` unpacks the resolved file into a tree per build key (``stages.sdist_source``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from vllm_matrix.errors import HarnessError
 from vllm_matrix.matrix.cell import slug
 from vllm_matrix.matrix.specs import PREBUILT
 from vllm_matrix.prebuilt import overrides
-from vllm_matrix.stages import toolchain, torch, uv
+from vllm_matrix.stages import sdist_source, toolchain, torch, uv
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.stages.state import VllmChoice
 
@@ -66,6 +68,8 @@ def run(ctx: StageContext) -> None:
         ctx.state.source_dir = str(git_tree(ctx, vllm))
     elif vllm.kind == "path":
         ctx.state.source_dir = str(path_tree(ctx, vllm))
+    elif vllm.kind == "sdist":
+        ctx.state.source_dir = str(sdist_source.tree(ctx, vllm))
     elif vllm.kind == "toolchain":
         ctx.state.source_dir = str(toolchain.lay_out(ctx))
     else:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from vllm_matrix.buildtools import BuildTools
+from vllm_matrix.fetchcontent import FetchContentFacts
 from vllm_matrix.serial import from_data, to_data
 
 TorchKind = Literal["release", "nightly", "existing"]
@@ -100,10 +102,17 @@ class DiskCheck:
 
 @dataclass(frozen=True)
 class PrepareFacts:
-    """What the prepare stage did to the tree: the use_existing_torch.py run, the build requirements."""
+    """What the prepare stage did to the tree: the use_existing_torch.py run, the build requirements.
+
+    ``script`` is where the ref keeps the script (``use_existing_torch.py`` up to vLLM 0.30,
+    ``tools/use_existing_torch.py`` from 0.32; None when absent); ``removed`` every line it
+    took out, as ``file: line``.
+    """
 
     use_existing_torch: str
     build_requirements: str
+    script: str | None = None
+    removed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,18 @@ class BuildEnvFacts:
 
     env: dict[str, str]
     reasons: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConfigureFacts:
+    """A configure-only preflight: the ref's own CMake command, where it ran, and that nothing compiled."""
+
+    build_dir: str
+    cmake: tuple[tuple[str, ...], ...] = ()  # each cmake command line the ref's setup.py ran
+    extensions: tuple[str, ...] = ()  # the CMake extensions setup.py declares for this target
+    compiled: int = 0  # object files found in build_dir afterwards (a preflight compiles none)
+    tools: BuildTools | None = None
+    findings: tuple[str, ...] = ()  # what the toolchain cannot do for this cell (buildtools.findings)
 
 
 @dataclass(frozen=True)
@@ -176,6 +197,8 @@ class CellState:
     source_dir: str | None = None
     prepare: PrepareFacts | None = None
     build_env: BuildEnvFacts | None = None
+    fetchcontent: FetchContentFacts | None = None
+    configure: ConfigureFacts | None = None
     torch_git_version: str | None = None
     torch_cuda: str | None = None
     vllm_version: str | None = None
