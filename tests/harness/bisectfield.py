@@ -21,6 +21,7 @@ commit bisections, into the wheels ``git_history`` builds per commit.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -30,14 +31,25 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fakewheel import build_wheel, fake_torch
 from indexserver import IndexServer, serve, serve_pair, write_index_page
 from vllmwheels import write_commit_index
 
+from vllm_matrix.bisect import session
+from vllm_matrix.bisect.compare import Messages
+from vllm_matrix.bisect.result import Links, Outcome
+from vllm_matrix.hardware import Hardware
+from vllm_matrix.matrix.cell import Cell
+from vllm_matrix.matrix.config import MatrixConfig
+from vllm_matrix.nightly.client import IndexClient
+from vllm_matrix.results import RunStore
+from vllm_matrix.runner import Runner
 from vllm_matrix.stages import suites, uv
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.stages.pipeline import Run
+from vllm_matrix.workdir import Workdir
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 CUDA = "cu130"
@@ -90,6 +102,7 @@ class Plan:
 VLLM_INIT = '''\
 """The fixture vLLM: its behaviour depends on the installed torch's date (see bisectfield.Plan)."""
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -109,10 +122,13 @@ def behaviour():
 
 
 WHAT = behaviour()
-if WHAT == "flaky":
+if WHAT == "flaky":  # every other cell run fails; the suites see what that run's verify saw
     counter = Path(PLAN["counter"])
     count = int(counter.read_text()) if counter.exists() else 0
-    counter.write_text(str(count + 1))
+    if os.environ.get("FIXTURE_SUITES"):
+        count -= 1
+    else:
+        counter.write_text(str(count + 1))
     WHAT = "abi" if count % 2 == 0 else "ok"
 # (the messages are built first, so that the traceback's source line does not look like the error)
 ABI = f"{{Path(__file__).parent}}/_C.abi3.so: undefined symbol: {symbol}"
@@ -125,14 +141,17 @@ if WHAT == "nokernel":
 
 def suite_plan():
     """What the payload would find: the failed tests and the decode speed."""
-    return {{"failed": [{first_test!r}] if WHAT == "test" else [], "decode_tok_s": 200.0 if WHAT == "slow" else 300.0}}
+    failed = [{first_test!r}] if WHAT == "test" else []
+    return {{"failed": failed, "decode_tok_s": 200.0 if WHAT == "slow" else 300.0}}
 '''
 
 SUITE_SCRIPT = '''\
 """Stands in for the payload: pytest's JUnit from what the installed fixture vLLM says."""
+import os
 import sys
 
-import vllm
+os.environ["FIXTURE_SUITES"] = "1"
+import vllm  # noqa: E402
 
 plan = vllm.suite_plan()
 cases = []
@@ -141,8 +160,9 @@ for test in {tests!r}:
     props = ""
     if name == "test_tiny_model_figures":
         props = f'<properties><property name="decode_tok_s" value="{{plan["decode_tok_s"]}}"/></properties>'
-    failure = '<failure message="AssertionError: mismatch beyond tolerance"/>' if test in plan["failed"] else ""
-    cases.append(f'<testcase classname="{{classname}}" name="{{name}}" time="0.1">{{props}}{{failure}}</testcase>')
+    failure = '<failure message="AssertionError: mismatch"/>' if test in plan["failed"] else ""
+    head = f'<testcase classname="{{classname}}" name="{{name}}" time="0.1">'
+    cases.append(f"{{head}}{{props}}{{failure}}</testcase>")
 failed = len(plan["failed"])
 with open(sys.argv[1], "w") as out:
     out.write(f'<?xml version="1.0"?><testsuites><testsuite name="suites" tests="{{len(cases)}}" '
@@ -155,7 +175,8 @@ sys.exit(1 if failed else 0)
 def fake_vllm(directory: Path, version: str, plan: Plan) -> Path:
     """The fixture vLLM wheel (stable ABI, manylinux, as vLLM publishes it), pinning a torch no index has."""
     init = VLLM_INIT.format(version=version, plan=plan.to_json(), symbol=SYMBOL, first_test=TESTS[0])
-    return build_wheel(directory, "vllm", version, files={"vllm/__init__.py": init}, requires=["torch==2.99.0"],
+    files = {"vllm/__init__.py": init}
+    return build_wheel(directory, "vllm", version, files=files, requires=["torch==2.99.0"],
                        tag="cp38-abi3-manylinux_2_28_x86_64")  # fmt: skip
 
 
@@ -239,11 +260,16 @@ def write_nightly_index(root: Path, plan: Plan) -> None:
 
 
 @contextmanager
-def serve_field(root: Path, plan: Plan, commit_wheels: Mapping[str, Path] = {}) -> Iterator[Field]:  # noqa: B006
-    """Write the field under ``root`` and serve it until the block ends."""
+def serve_field(root: Path, plan: Plan, commit_wheels: Mapping[str, Path] = {},
+                releases: Mapping[str, Plan] | None = None) -> Iterator[Field]:  # fmt: skip
+    """Write the field under ``root`` and serve it until the block ends.
+
+    ``releases``: the vLLM releases on its PyPI, by version (default: 0.33.0 with ``plan``).
+    """
     write_nightly_index(root, plan)
     pypi = root / "pypi" / "simple"
-    write_index_page(pypi / "vllm", [fake_vllm(root / "pypi-files", "0.33.0", plan)], base_url="@FILES@")
+    wheels = [fake_vllm(root / "pypi-files", v, p) for v, p in (releases or {"0.33.0": plan}).items()]
+    write_index_page(pypi / "vllm", wheels, base_url="@FILES@")
     (root / "vllm-wheels").mkdir(exist_ok=True)
     for sha, wheel in commit_wheels.items():
         write_commit_index(root / "vllm-wheels", sha, {CUDA: [wheel]}, nightly=False)
@@ -259,8 +285,8 @@ def git(repo: Path, *args: str) -> str:
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@example.invalid", "GIT_CONFIG_GLOBAL": "/dev/null",
            "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin"}  # fmt: skip
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True,
-                          timeout=60)  # fmt: skip
+    argv = ["git", "-C", str(repo), *args]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=True, timeout=60)
     return done.stdout.strip()
 
 
@@ -287,3 +313,66 @@ def git_history(root: Path, behaviours: Sequence[str]) -> list[str]:
 def commit_plan(what: str) -> Plan:
     """The plan of a commit whose behaviour holds on every date."""
     return Plan(since={"2026-11-01": what})
+
+
+@dataclass
+class Bench:
+    """One field and work dir to bisect in: ``bench.bisect(cell, ...)`` runs a whole bisection.
+
+    The runner is real (resolve, venv, torch, source and verify through real uv); the suites
+    are ``fake_suites``, and a source build installs the wheel built for its commit.
+    """
+
+    root: Path
+    field: Field
+    built: dict[str, Path] = dataclasses.field(default_factory=dict)  # commit -> its "built" wheel
+    extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def config(self) -> MatrixConfig:
+        return MatrixConfig(path=self.root / "matrix.toml", axes={})
+
+    def runner(self, run: str, stages: Mapping[str, Run] | None = None) -> Runner:
+        work = Workdir(self.root / "work", uv_cache=self.root / "uv-cache")
+        default = {"suites": fake_suites, "prepare": no_prepare, "build": install_built(self.built)}
+        environ = {**self.field.environ, **self.extra_env}
+        return Runner(self.config, RunStore(self.root / "reports" / run), work, Hardware(), environ=environ,
+                      stages={**default, **(stages or {})})  # fmt: skip
+
+    def bisect(self, cell: Cell, *, run: str = "r1", stages: Mapping[str, Run] | None = None,
+               **question: Any) -> tuple[Outcome, list[str]]:  # fmt: skip
+        """Bisect ``cell`` in run ``run``; the outcome and the progress lines."""
+        lines: list[str] = []
+        links = Links(Messages(api_base=self.field.api), "https://github.com/vllm-project/vllm.git")
+        client = IndexClient(cache_dir=self.root / "work" / "index-cache")
+        runner = self.runner(run, stages)
+        outcome = session.run(
+            session.Question(cell, **question), self.config, runner, links, client, lines.append
+        )
+        return outcome, lines
+
+
+def wheel_cell(**changes: Any) -> Cell:
+    """A cell installing the fixture vLLM release over a cu130 nightly (every step prebuilt)."""
+    values: dict[str, Any] = {"id": "c", "python": PY, "torch": "nightly:latest", "cuda": CUDA, "arch": "",
+                              "vllm": "wheel:vllm==0.33.0", "gpu": "cpu"}  # fmt: skip
+    return Cell(**{**values, **changes})
+
+
+@contextmanager
+def bench(root: Path, plan: Plan, *, history: Sequence[str] = (),
+          releases: Mapping[str, Plan] | None = None) -> Iterator[Bench]:  # fmt: skip
+    """A bench over the field of ``plan``; with ``history``, a vLLM repository of those commits too.
+
+    Each commit gets its "built" wheel, with the behaviour ``history`` gives it on every date
+    (``dates``: ``plan``'s behaviour by date); those at even positions also get a prebuilt one
+    on vLLM's per-commit wheel index (``vllm-commit:<sha>``).
+    """
+    shas = git_history(root, history) if history else []
+    built = {sha: fake_vllm(root / "built" / sha[:12], f"0.33.0.dev{i}+g{sha[:9]}",
+                            plan if what == "dates" else commit_plan(what))
+             for i, (sha, what) in enumerate(zip(shas, history, strict=True))}  # fmt: skip
+    prebuilt = {sha: wheel for i, (sha, wheel) in enumerate(built.items()) if i % 2 == 0}
+    with serve_field(root, plan, prebuilt, releases) as served:
+        extra = {"VLLM_MATRIX_VLLM_GIT": str(root / "vllm")} if history else {}
+        yield Bench(root, served, built, extra)

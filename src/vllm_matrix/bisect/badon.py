@@ -146,8 +146,9 @@ def _failure(rule: BadOn, reference: Reference, result: CellResult) -> Judgement
         )
     if rule.kind == "class":
         same = result.klass == rule.value
+        how = "with" if same else "with another class,"
         return Judgement(
-            "bad" if same else "skip", f"fails {'with' if same else 'with another class,'} {where}"
+            "bad" if same else "skip", f"fails {how} {result.klass or 'no class'} at {found.stage}"
         )
     if rule.kind == "stage":
         return _stage(rule.value, found)

@@ -92,22 +92,31 @@ def build(doc: Document, state: Bisection, links: Links) -> Outcome:
     good, bad = state.steps[state.candidates[lo]], state.steps[state.candidates[hi]]
     torch = _torch_range(doc, good, bad, links)
     undecided = state.undecided()
+    one_of = _one_of(state, undecided, good) if undecided else ()
+    status, note = state.status(), torch.note if torch else ""
+    if one_of == ((bad.candidate,),):  # every untestable one shares the good commit: it is good code
+        status, note = "found", "; ".join(x for x in (_collapsed(undecided, good), note) if x)
     best = (
         (torch.main_compare_url or torch.nightly_compare_url)
         if torch
         else _vllm_compare(doc, good, bad, links)
     )
     return Outcome(
-        status=state.status(), cell=doc.cell, kind=doc.kind, field=doc.field,
+        status=status, cell=doc.cell, kind=doc.kind, field=doc.field,
         rule=doc.bad_on or "the same failure as the bad end",
         last_good=_end(doc, state, good, torch.good_main if torch else None),
         first_bad=_end(doc, state, bad, torch.bad_main if torch else None),
-        one_of=_one_of(state, undecided, good) if undecided else (),
+        one_of=one_of if status != "found" else (),
         skipped=tuple((c, state.steps[c].reason) for c in undecided),
         compare_url=best,
         nightly_compare_url=torch.nightly_compare_url if torch else None,
-        note=torch.note if torch else "", counts=_counts(state), steps=tuple(state.history),
+        note=note, counts=_counts(state), steps=tuple(state.history),
     )  # fmt: skip
+
+
+def _collapsed(undecided: list[str], good: Step) -> str:
+    who = ", ".join(undecided)
+    return f"{who} could not be judged but share the torch commit of {good.candidate} (good)"
 
 
 def _torch_range(doc: Document, good: Step, bad: Step, links: Links) -> TorchRange | None:

@@ -90,13 +90,13 @@ def run(question: Question, config: MatrixConfig, runner: Runner, links: Links, 
 
     say(f"bisecting {question.cell.id} over {len(found.candidates)} candidates: {found.note} -> {path}")
     try:
-        status = Bisector(state, tester, wheels, save, say).run()
+        Bisector(state, tester, wheels, save, say).run()
     except KeyboardInterrupt:
         doc.status = "interrupted"
         save()
         raise
     outcome = result.build(doc, state, links)
-    doc.status, doc.result = status, outcome.to_dict()
+    doc.status, doc.result = outcome.status, outcome.to_dict()
     save()
     return outcome
 

@@ -21,12 +21,14 @@ _HEX = re.compile(r"\b0x[0-9a-fA-F]+\b")
 _SHA = re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b")
 _NUMBER = re.compile(r"\b\d+\b")
 _SPACE = re.compile(r"\s+")
+# In this order: a URL holds a path, a path a version, a version numbers.
+INCIDENTALS = ((_URL, "<url>"), (_PATH, "<path>"), (_VERSION, "<version>"), (_HEX, "<addr>"), (_SHA, "<sha>"),
+               (_NUMBER, "<n>"))  # fmt: skip
 
 
 def normalize(line: str) -> str:
     """An evidence line without its URLs, paths, versions, addresses, shas and numbers."""
-    for pattern, mark in ((_URL, "<url>"), (_PATH, "<path>"), (_VERSION, "<version>"), (_HEX, "<addr>"), (_SHA, "<sha>"),
-                          (_NUMBER, "<n>")):  # fmt: skip
+    for pattern, mark in INCIDENTALS:
         line = pattern.sub(mark, line)
     return _SPACE.sub(" ", line).strip()
 
