@@ -345,10 +345,9 @@ class Bench:
         lines: list[str] = []
         links = Links(Messages(api_base=self.field.api), "https://github.com/vllm-project/vllm.git")
         client = IndexClient(cache_dir=self.root / "work" / "index-cache")
-        runner = self.runner(run, stages)
-        outcome = session.run(
-            session.Question(cell, **question), self.config, runner, links, client, lines.append
-        )
+        runner, asked = self.runner(run, stages), session.Question(cell, **question)
+        found = session.space(asked, self.config, runner.work, runner.environ, runner.store.root, client)
+        outcome = session.run(asked, found, self.config, runner, links, client, lines.append)
         return outcome, lines
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from vllm_matrix.bisect import signature
+from vllm_matrix.bisect import figures, signature
 from vllm_matrix.bisect.figures import FIGURES
 from vllm_matrix.bisect.signature import Signature
 from vllm_matrix.errors import InputError
@@ -111,23 +111,21 @@ def _did_you_mean(value: str, known: Collection[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def learn(rule: BadOn, reference: Reference, end: str, result: CellResult,
-          figures: Callable[[], dict[str, float]]) -> Reference:  # fmt: skip
+def learn(rule: BadOn, reference: Reference, end: str, result: CellResult) -> Reference:
     """What an end teaches: the bad end its signature (default rule), the good end its figure."""
     if rule.kind == "signature" and end == "bad":
         return Reference(signature.of(result), reference.baseline)
     if rule.kind == "metric" and rule.relative and end == "good":
-        return Reference(reference.signature, figures().get(rule.value))
+        return Reference(reference.signature, figures.of(result).get(rule.value))
     return reference
 
 
-def judge(rule: BadOn, reference: Reference, result: CellResult,
-          figures: Callable[[], dict[str, float]]) -> Judgement:  # fmt: skip
+def judge(rule: BadOn, reference: Reference, result: CellResult) -> Judgement:
     """The verdict of one step's result under ``rule`` (a result in ``error`` is the caller's)."""
     if result.outcome in ("skip", "n/a"):
         return Judgement("skip", f"{result.outcome}: {result.message}")
     if rule.kind == "metric":
-        return _metric(rule, reference, result, figures())
+        return _metric(rule, reference, result, figures.of(result))
     if result.outcome == "pass":
         return Judgement("good", "passes")
     return _failure(rule, reference, result)
@@ -194,8 +192,8 @@ def _matches(failed: str, wanted: str) -> bool:
     return failed == wanted or failed.startswith((f"{wanted}::", f"{wanted}.", f"{wanted}["))
 
 
-def _metric(rule: BadOn, reference: Reference, result: CellResult, figures: dict[str, float]) -> Judgement:
-    value = figures.get(rule.value)
+def _metric(rule: BadOn, reference: Reference, result: CellResult, found: dict[str, float]) -> Judgement:
+    value = found.get(rule.value)
     if value is None:
         where = (
             f"fails at {result.stage} ({result.klass or 'unclassified'})"

@@ -8,8 +8,9 @@ and goes through the work dir's result cache.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from vllm_matrix.bisect import badon, commits, dates, document, listed, prebuilt, result
 from vllm_matrix.bisect.badon import BadOn
@@ -24,6 +25,7 @@ from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.nightly.client import IndexClient
 from vllm_matrix.runner import Runner
+from vllm_matrix.workdir import Workdir
 
 Say = Callable[[str], None]
 STAGE_CLASSES = ("OTHER",)  # a class the classifier gives without a catalogue entry
@@ -62,22 +64,22 @@ def known_classes(config: MatrixConfig) -> set[str]:
     return {s.name for s in found.signatures if not s.note} | set(STAGE_CLASSES)
 
 
-def space(question: Question, config: MatrixConfig, runner: Runner, client: IndexClient) -> Space:
-    """The candidates the question names, from the index, the mirror or the list."""
+def space(question: Question, config: MatrixConfig, work: Workdir, environ: Mapping[str, str], run_dir: Path,
+          client: IndexClient) -> Space:  # fmt: skip
+    """The candidates the question names, from the index, the mirror or the list (bad input refused)."""
     good, bad = question.good, question.bad
     if question.over == "torch":
-        return dates.space(config, question.cell, str(good), str(bad), runner.environ, client)
+        return dates.space(config, question.cell, str(good), str(bad), environ, client)
     if question.over == "vllm":
-        log = runner.store.root / "bisect-git.log"
-        return commits.space(config, question.cell, str(good), str(bad), runner.work, runner.environ, log)
+        log = run_dir / "bisect-git.log"
+        return commits.space(config, question.cell, str(good), str(bad), work, environ, log)
     return listed.space(question.over, good, bad)
 
 
-def run(question: Question, config: MatrixConfig, runner: Runner, links: Links, client: IndexClient,
-        say: Say) -> Outcome:  # fmt: skip
-    """Bisect (resuming the run's bisect.json when it asks the same); write the outcome there too."""
+def run(question: Question, found: Space, config: MatrixConfig, runner: Runner, links: Links,
+        client: IndexClient, say: Say) -> Outcome:  # fmt: skip
+    """Bisect ``found`` (resuming the run's bisect.json when it asks the same); write the outcome there."""
     rule = check(question, config)
-    found = space(question, config, runner, client)
     wheels = prebuilt.find(question.prebuilt, config, question.cell, found, runner.environ, client, say)
     path = runner.store.root / FILE
     doc = document.resume(path, _fresh(question, found, wheels is not None))

@@ -11,10 +11,9 @@ never taken as a verdict.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vllm_matrix.bisect import badon, figures
+from vllm_matrix.bisect import badon
 from vllm_matrix.bisect.badon import BadOn, Judgement, Reference
 from vllm_matrix.bisect.space import Space, step_cell
 from vllm_matrix.bisect.state import Resolved, Step, Verdict
@@ -38,7 +37,6 @@ class Tester:
     rule: BadOn
     retries: int = 0
     reference: Reference = field(default_factory=Reference)
-    results: dict[str, CellResult] = field(default_factory=dict)  # the last result of each candidate
 
     def cell(self, label: str, prebuilt: str | None = None) -> Cell:
         """The step's cell: the bisected cell at this candidate (over a prebuilt vLLM when given)."""
@@ -53,14 +51,13 @@ class Tester:
         cell = self.cell(label, prebuilt)
         first = self._attempt(cell, fresh=False)
         if end:
-            self.reference = badon.learn(self.rule, self.reference, end, first, self._figures(first))
+            self.reference = badon.learn(self.rule, self.reference, end, first)
         attempts = [(first, self._judge(first))]
         while self._retry(attempts):
             again = self._attempt(
                 dataclasses.replace(cell, id=f"{cell.id}_try{len(attempts) + 1}"), fresh=True
             )
             attempts.append((again, self._judge(again)))
-        self.results[label] = attempts[-1][0]
         return _step(label, prebuilt is not None, attempts)
 
     def _retry(self, attempts: list[tuple[CellResult, Judgement]]) -> bool:
@@ -82,10 +79,7 @@ class Tester:
         return result
 
     def _judge(self, result: CellResult) -> Judgement:
-        return badon.judge(self.rule, self.reference, result, self._figures(result))
-
-    def _figures(self, result: CellResult) -> Callable[[], dict[str, float]]:
-        return lambda: figures.of(result, self.runner.store)
+        return badon.judge(self.rule, self.reference, result)
 
 
 def _disagree(attempts: list[tuple[CellResult, Judgement]]) -> bool:

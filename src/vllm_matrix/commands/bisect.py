@@ -90,11 +90,13 @@ def run(args: argparse.Namespace) -> int:
     session.check(question, config)
     store = RunStore(reports_dir(args.reports) / check_run_name(args.run or session.run_dir_name(question)))
     work = Workdir.resolve(args.workdir)
-    runner = _runner(config, store, work, args)
-    _write_meta(store, config, work, "running")
+    client = _client(work)
     with work.lock(say=_say), _sigterm_as_interrupt():
+        found = session.space(question, config, work, dict(os.environ), store.root, client)
+        runner = _runner(config, store, work, args)
+        _write_meta(store, config, work, "running")
         try:
-            outcome = session.run(question, config, runner, _links(args, config, runner), _client(work), _say)
+            outcome = session.run(question, found, config, runner, _links(args, config, runner), client, _say)
         except KeyboardInterrupt:
             _write_meta(store, config, work, "interrupted")
             _say(f"interrupted; resume with: {resume_command(args, store.name)}")
