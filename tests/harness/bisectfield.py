@@ -227,6 +227,7 @@ class Field:
             "VLLM_MATRIX_INDEX_PYPI": f"{self.pypi.url}/simple",
             "VLLM_MATRIX_INDEX_VLLM_WHEELS": self.wheels.url,
             "UV_CACHE_DIR": str(self.root / "uv-cache"),
+            "VLLM_MATRIX_MIN_FREE_GB": "1",  # the fixture's "source builds" are small wheels
         }
 
     @property
