@@ -188,8 +188,12 @@ def junit_test_id(text: str) -> str:
 
 
 def _matches(failed: str, wanted: str) -> bool:
-    """The failed test is ``wanted``, or lies inside it (a module or class prefix)."""
-    return failed == wanted or failed.startswith((f"{wanted}::", f"{wanted}.", f"{wanted}["))
+    """The failed test is ``wanted``, or lies inside it (a module or class prefix).
+
+    ``module::Name`` may name a test or a class: as a class, JUnit writes ``module.Name::test``.
+    """
+    forms = {wanted, wanted.replace("::", ".")}
+    return any(failed == w or failed.startswith((f"{w}::", f"{w}.", f"{w}[")) for w in forms)
 
 
 def _metric(rule: BadOn, reference: Reference, result: CellResult, found: dict[str, float]) -> Judgement:
