@@ -6,7 +6,9 @@ except ``MISSING`` dates; from ``BUMP`` on the base version is 2.14.0 (on that d
 nightly commit (the same ``git_version``); the wheel of ``UNINSTALLABLE`` is listed but
 not on the file host (a nightly that fails to install). Each nightly commit has its
 GitHub-API-shaped commit JSON (message ``YYYY-MM-DD nightly release (<main sha>)``) on the
-same host, under ``/repos/pytorch/pytorch/commits/<sha>``.
+same host, under ``/repos/pytorch/pytorch/commits/<sha>``. The ``HIDDEN`` October nightlies
+are on the file host but not on the index page (older than its window): ``Field.url_template``
+names them.
 
 The fixture vLLM is a real wheel whose ``import vllm`` reads the installed torch's date and
 behaves as a *plan* says (``Plan``): import fine, fail to import with an undefined symbol
@@ -60,6 +62,7 @@ SHARED = (dt.date(2026, 11, 19), dt.date(2026, 11, 20))
 UNINSTALLABLE = dt.date(2026, 11, 12)
 DEV_WHEEL_DATES = [d for d in DATES if d.day % 4 == 0 and d not in MISSING]  # 4, 8, 16, 20, 24, 28
 LISTED = [d for d in DATES if d not in MISSING]
+HIDDEN = [dt.date(2026, 10, 28), dt.date(2026, 10, 29), dt.date(2026, 10, 31)]  # on the file host, not listed
 SYMBOL = "_ZN3c1017RegisterOperatorsD1Ev"
 TESTS = ("kernels.test_activation::test_silu_and_mul", "kernels.test_norm::test_rms_norm",
          "generation.test_speed::test_tiny_model_figures")  # fmt: skip
@@ -231,6 +234,11 @@ class Field:
         }
 
     @property
+    def url_template(self) -> str:
+        """Where the nightlies the index does not list are (``HIDDEN``)."""
+        return f"{self.files.url}/whl/torch-2.13.0.dev{{yyyymmdd}}%2B{{cuda}}-py3-none-any.whl"
+
+    @property
     def api(self) -> str:
         """The GitHub-shaped API base for nightly commit messages."""
         return self.index.url
@@ -254,6 +262,8 @@ def write_nightly_index(root: Path, plan: Plan) -> None:
         path = root / "index" / "repos" / "pytorch" / "pytorch" / "commits" / nightly_sha(day)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(commit))
+    for day in HIDDEN:
+        fake_torch(files, torch_version(day), git_version=nightly_sha(day))
     page = root / "index" / "whl" / "nightly" / CUDA
     write_index_page(page / "torch", torch_wheels, base_url="@FILES@/whl")
     dev = [fake_vllm(files, f"0.34.0.dev{day:%Y%m%d}+{CUDA}", plan) for day in DEV_WHEEL_DATES]

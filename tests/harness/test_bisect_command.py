@@ -101,7 +101,8 @@ GOOD_BAD = ["--good", "2026-11-01", "--bad", "2026-11-05"]
         (["c", "--good", "2026-11-20", "--bad", "2026-11-05"], "the good end 2026-11-20 is not before"),
         (["c", "--good", "2026-09-01", "--bad", "2026-11-05"],
          "bisect --good 2026-09-01 is outside the index's window: cu130 lists torch nightlies from "
-         "2026-11-01 to 2026-11-30 (the index shows about the newest 60 versions of a package)"),
+         "2026-11-01 to 2026-11-30 (the index shows about the newest 60 versions of a package; older ones "
+         "install by URL with --url-template)"),
         (["c", "--good", "2026-11-03", "--bad", "2026-11-05"], "cu130 has no nightly for 2026-11-03 (near"),
         (["cc", *GOOD_BAD], "bisect: no cell 'cc' (did you mean 'c'?)"),
         (["fa3", *GOOD_BAD], "bisect: cell fa3 is n/a: vLLM picks FA3 only"),
@@ -112,11 +113,14 @@ GOOD_BAD = ["--good", "2026-11-01", "--bad", "2026-11-05"]
          "unknown failure class 'NO_KERNEL' (did you mean 'NO_KERNEL_IMAGE'?)"),
         (["c", *GOOD_BAD, "--bad-on", "decode_tok<0.9*good"], "unknown figure 'decode_tok' (did you mean"),
         (["c", "--over", "vllm", "--good", "v0.32.0"], "bisect --over vllm: --good and --bad are required"),
+        (["c", "--good", "2026-10-30", "--bad", "2026-11-05", "--url-template", "@TEMPLATE@"],
+         "bisect --good 2026-10-30: no nightly at http://127.0.0.1:"),
+        (["c", *GOOD_BAD, "--url-template", "https://h/t-{version}.whl"], "unknown placeholder {version}"),
         (["c", "--over", "flash_attn=2,five"], "bisect --over flash_attn: expected a flash-attention"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2(run_cli: Cli, args: list[str], message: str) -> None:
-    code, out, err = run_cli(*args)
+    code, out, err = run_cli(*[a.replace("@TEMPLATE@", run_cli.bench.field.url_template) for a in args])
     assert (code, out) == (2, "")
     assert len(err) == 1 and message in err[0], err
     assert run_cli.verify_calls == []  # refused before any cell ran

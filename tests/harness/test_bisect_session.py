@@ -219,3 +219,26 @@ def test_prebuilt_dev_wheels_narrow_a_date_bisection_of_a_source_build(tmp_path:
     assert prebuilt and prebuilt <= {"2026-11-16", "2026-11-20", "2026-11-24", "2026-11-28"}
     assert outcome.counts.built < built.counts.built
     assert any("the vLLM dev wheels of" in line for line in lines)
+
+
+def test_nightlies_older_than_the_index_window_install_by_url(tmp_path: Path) -> None:
+    with bench(tmp_path, Plan(since={"2026-11-02": "abi"})) as b:
+        outcome, lines = b.bisect(wheel_cell(), good="2026-10-28", bad="2026-11-06",
+                                  url_template=b.field.url_template)  # fmt: skip
+        store = RunStore(tmp_path / "reports" / "r1")
+        saved = json.loads((store.root / "bisect.json").read_text())
+    labels = [c["label"] for c in saved["candidates"]]
+    assert labels[:4] == [
+        "2026-10-28",
+        "2026-10-29",
+        "2026-10-31",
+        "2026-11-01",
+    ]  # the 30th is not on the host
+    assert (outcome.last_good.candidate, outcome.first_bad.candidate) == ("2026-11-01", "2026-11-02")
+    good_end = store.read_result("c_n20261028")
+    assert good_end is not None and good_end.outcome == "pass"
+    assert good_end.facts.torch is not None and good_end.facts.torch.requirements[0].startswith(
+        "torch @ http"
+    )
+    assert good_end.facts.torch_version == "2.13.0.dev20261028+cu130"
+    assert "3 older ones by URL" in lines[0]

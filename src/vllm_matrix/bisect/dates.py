@@ -2,10 +2,12 @@
 
 The index page of a package lists about its newest 60 versions, so a date older than the
 oldest one listed cannot be resolved from it: such an end is bad input, one line naming the
-window the index shows. A date inside the window that the index lacks is not a candidate
-(nightlies are missing now and then); an end the index lacks is bad input naming the nearest
-dates. When two base versions share a date (a version bump) the highest one is that date's
-nightly, as ``pip install`` would pick.
+window the index shows, unless ``--url-template`` says where those wheels are
+(``nightly.hidden``): then the older dates whose wheel the file host has are candidates too.
+A date inside the window that the index lacks is not a candidate (nightlies are missing now
+and then); an end the index lacks is bad input naming the nearest dates. When two base
+versions share a date (a version bump) the highest one is that date's nightly, as ``pip
+install`` would pick.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from vllm_matrix.errors import InputError
 from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
 from vllm_matrix.matrix.specs import SpecError, parse_date
+from vllm_matrix.nightly import hidden
 from vllm_matrix.nightly.client import IndexClient
 from vllm_matrix.nightly.errors import NightlyMissing
 from vllm_matrix.nightly.listing import NightlyWheel, list_nightlies, select_date
@@ -41,25 +44,50 @@ def ends(good: str, bad: str) -> tuple[dt.date, dt.date]:
 
 
 def space(config: MatrixConfig, cell: Cell, good: str, bad: str, environ: Mapping[str, str],
-          client: IndexClient) -> Space:  # fmt: skip
-    """The nightly dates from ``good`` to ``bad`` on the cell's index, both ends included."""
+          client: IndexClient, url_template: str | None = None) -> Space:  # fmt: skip
+    """The nightly dates from ``good`` to ``bad`` on the cell's index, both ends included.
+
+    With ``url_template``, dates older than the index's window are candidates too, where the
+    file host has the wheel the template names (a HEAD request each).
+    """
     if cell.torch_spec.kind == "release":
-        raise InputError(
-            f"bisect: cell {cell.id} pins the release torch {cell.torch}: no nightlies to bisect"
-        )
+        raise InputError(f"bisect: cell {cell.id} pins the release torch {cell.torch}: no nightly to bisect")
     first, last = ends(good, bad)
-    listing = list_nightlies(
-        cell.cuda, cell.python, config.index("nightly").effective(environ), client=client
-    )
+    index = config.index("nightly").effective(environ)
+    listing = list_nightlies(cell.cuda, cell.python, index, client=client)
     dated = listing.nightlies()
     if not dated:
         raise InputError(f"bisect: {listing.page_url} lists no torch nightly for Python {cell.python}")
+    oldest = dated[0].date
+    assert oldest is not None  # nightlies() keeps dated wheels only
+    older = (
+        _older(cell, first, min(last, oldest - dt.timedelta(days=1)), url_template) if first < oldest else []
+    )
     for flag, day in (("--good", first), ("--bad", last)):
-        _check_end(flag, day, dated, cell.cuda)
-    chosen = [w for w in dated if w.date is not None and first <= w.date <= last]
+        if not (url_template and day < oldest):
+            _check_end(flag, day, dated, cell.cuda)
+    chosen = older + [w for w in dated if w.date is not None and first <= w.date <= last]
     window = f"{dated[0].date} .. {dated[-1].date}"
+    by_url = f", {len(older)} older ones by URL" if older else ""
     return Space("torch-nightly", "torch", tuple(candidate(w) for w in chosen),
-                 f"the {cell.cuda} torch nightlies of {listing.page_url} ({window})")  # fmt: skip
+                 f"the {cell.cuda} torch nightlies of {listing.page_url} ({window}){by_url}")  # fmt: skip
+
+
+def _older(cell: Cell, first: dt.date, last: dt.date, template: str | None) -> list[NightlyWheel]:
+    """The nightlies from ``first`` to ``last`` the template's URLs have (none without a template)."""
+    if template is None:
+        return []
+    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    wheels = [
+        w
+        for w in (hidden.wheel(template, day, cell.cuda, cell.python) for day in days)
+        if hidden.exists(w.url)
+    ]
+    if not wheels or wheels[0].date != first:
+        raise InputError(
+            f"bisect --good {first}: no nightly at {hidden.url_for(template, first, cell.cuda, cell.python)}"
+        )
+    return wheels
 
 
 def _check_end(flag: str, day: dt.date, dated: list[NightlyWheel], cuda: str) -> None:
@@ -68,7 +96,7 @@ def _check_end(flag: str, day: dt.date, dated: list[NightlyWheel], cuda: str) ->
     if not oldest <= day <= newest:
         raise InputError(
             f"bisect {flag} {day} is outside the index's window: {cuda} lists torch nightlies from {oldest} "
-            f"to {newest} ({WINDOW_NOTE})"
+            f"to {newest} ({WINDOW_NOTE}; older ones install by URL with --url-template)"
         )
     try:
         select_date(day, dated, cuda)

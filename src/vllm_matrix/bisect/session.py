@@ -8,6 +8,7 @@ and goes through the work dir's result cache.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from vllm_matrix.classify import catalogue
 from vllm_matrix.errors import InputError
 from vllm_matrix.matrix.cell import Cell
 from vllm_matrix.matrix.config import MatrixConfig
+from vllm_matrix.nightly import hidden
 from vllm_matrix.nightly.client import IndexClient
 from vllm_matrix.runner import Runner
 from vllm_matrix.workdir import Workdir
@@ -42,6 +44,7 @@ class Question:
     bad_on: str | None = None
     retries: int = 0
     prebuilt: str = prebuilt.AUTO
+    url_template: str | None = None  # where nightlies older than the index's window are
 
 
 def check(question: Question, config: MatrixConfig) -> BadOn:
@@ -55,6 +58,10 @@ def check(question: Question, config: MatrixConfig) -> BadOn:
         raise InputError(f"bisect --over {question.over}: --good and --bad are required")
     if question.over == "torch":
         dates.ends(str(question.good), str(question.bad))
+    if question.url_template:
+        if question.over != "torch":
+            raise InputError("bisect --url-template names torch nightlies: it needs --over torch")
+        hidden.check_template(question.url_template)
     return badon.parse(question.bad_on, known_classes(config))
 
 
@@ -69,7 +76,7 @@ def space(question: Question, config: MatrixConfig, work: Workdir, environ: Mapp
     """The candidates the question names, from the index, the mirror or the list (bad input refused)."""
     good, bad = question.good, question.bad
     if question.over == "torch":
-        return dates.space(config, question.cell, str(good), str(bad), environ, client)
+        return dates.space(config, question.cell, str(good), str(bad), environ, client, question.url_template)
     if question.over == "vllm":
         log = run_dir / "bisect-git.log"
         return commits.space(config, question.cell, str(good), str(bad), work, environ, log)
@@ -80,6 +87,10 @@ def run(question: Question, found: Space, config: MatrixConfig, runner: Runner, 
         client: IndexClient, say: Say) -> Outcome:  # fmt: skip
     """Bisect ``found`` (resuming the run's bisect.json when it asks the same); write the outcome there."""
     rule = check(question, config)
+    if question.url_template:  # the resolve stage installs the older nightlies by URL
+        runner = dataclasses.replace(
+            runner, environ={**runner.environ, hidden.TEMPLATE_ENV: question.url_template}
+        )
     wheels = prebuilt.find(question.prebuilt, config, question.cell, found, runner.environ, client, say)
     path = runner.store.root / FILE
     doc = document.resume(path, _fresh(question, found, wheels is not None))

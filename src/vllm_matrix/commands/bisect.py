@@ -39,9 +39,10 @@ from vllm_matrix.workdir import Workdir
 
 GITHUB_API_ENV = "VLLM_MATRIX_GITHUB_API"
 # Options that shape the question, with their defaults: the resume command repeats those that were set.
-QUESTION_FLAGS: dict[str, object] = {"good": None, "bad": None, "over": "torch", "bad_on": None, "retries": 0,
-                                     "prebuilt": prebuilt.AUTO, "pytorch_repo": None, "github_api": None,
-                                     "workdir": None, "reports": None}  # fmt: skip
+QUESTION_FLAGS: dict[str, object] = {
+    "good": None, "bad": None, "over": "torch", "bad_on": None, "retries": 0, "prebuilt": prebuilt.AUTO,
+    "url_template": None, "pytorch_repo": None, "github_api": None, "workdir": None, "reports": None,
+}  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,6 +67,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--prebuilt", default=prebuilt.AUTO, metavar="auto|none|SOURCE",
         help="narrow on prebuilt vLLM first (auto), never (none), or on this prebuilt source over each torch",
     )  # fmt: skip
+    parser.add_argument(
+        "--url-template", metavar="URL",
+        help="where nightlies older than the index's window are: a wheel URL with {yyyymmdd} (or {date}), "
+        "{cuda}, {python_tag}",
+    )  # fmt: skip
     parser.add_argument("--run", metavar="NAME", help="run name (default: bisect_<cell>_<good>_<bad>)")
     parser.add_argument("--force", action="store_true", help="run even if this machine lacks the cell's GPU")
     parser.add_argument("--no-cache", action="store_true", help="run every step, even one decided before")
@@ -86,7 +92,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     config, cells = load_cells(args)
     question = session.Question(find_cell(cells, args.cell), args.over, args.good, args.bad, args.bad_on,
-                                args.retries, args.prebuilt)  # fmt: skip
+                                args.retries, args.prebuilt, args.url_template)  # fmt: skip
     session.check(question, config)
     store = RunStore(reports_dir(args.reports) / check_run_name(args.run or session.run_dir_name(question)))
     work = Workdir.resolve(args.workdir)
