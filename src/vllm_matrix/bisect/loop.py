@@ -72,18 +72,26 @@ class Bisector:
         return True
 
     def _narrow(self, *, prebuilt: bool) -> None:
-        space, state = self.tester.space, self.state
-        wheel = self.prebuilt if prebuilt else None
-        allowed: Callable[[str], bool] = (lambda label: wheel(space.get(label)) is not None) if wheel else (
-            lambda _: True)  # fmt: skip
-        while (label := next_candidate(state, allowed)) is not None:
-            value = wheel(space.get(label)) if wheel else None
+        """Test until no candidate is left: on prebuilt vLLM (only candidates that have one), or building."""
+        state = self.state
+        while (label := next_candidate(state, self._has_prebuilt if prebuilt else _any)) is not None:
+            value = self._prebuilt_of(label) if prebuilt else None
             self.say(f"testing {label}" + (f" on the prebuilt {value}" if value else ""))
             step = self.tester.step(label, value)
             state.record(step)
             self.save()
             how = " (prebuilt)" if step.prebuilt else ""
             self.say(f"{label} is {WORDS[step.verdict]}{how}: {step.reason}; narrowed to {state.describe()}")
+
+    def _prebuilt_of(self, label: str) -> str | None:
+        return self.prebuilt(self.tester.space.get(label)) if self.prebuilt else None
+
+    def _has_prebuilt(self, label: str) -> bool:
+        return self._prebuilt_of(label) is not None
+
+
+def _any(label: str) -> bool:
+    return True
 
 
 def _check_end(end: str, step: Step) -> None:
