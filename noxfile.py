@@ -11,10 +11,12 @@ is imported, so a broken matrix file is one line on stderr and exit code 2.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -90,16 +92,28 @@ def cell(session: nox.Session, cell_id: str) -> None:
 
 @nox.session
 def matrix(session: nox.Session) -> None:
-    """Run every cell that applies to this machine; the summary table comes last."""
+    """Run every cell that applies to this machine, then build the report (also when cells failed)."""
     _install_harness(session)
-    session.run("vllm-matrix", "run", "--all", *session.posargs, env=_run_env(session, run=True))
+    env = _run_env(session, run=True)
+    try:
+        session.run("vllm-matrix", "run", "--all", *session.posargs, env=env)
+    except CommandFailed:
+        _report(session, env, RUN_NAME)
+        raise
+    _report(session, env, RUN_NAME)
+
+
+def _report(session: nox.Session, env: dict[str, str], run_name: str) -> None:
+    """The run's report into reports/<run>/site/; 4 (built, with unreadable inputs) is not a failure."""
+    reports = Path(os.environ.get("VLLM_MATRIX_REPORTS") or "reports")
+    session.run("vllm-matrix", "report", str(reports / run_name), env=env, success_codes=[0, 4])
 
 
 @nox.session
 def report(session: nox.Session) -> None:
-    """Summarise the latest run (or the run directory given after --)."""
+    """Build the report of the latest run (or of the runs / JUnit files given after --)."""
     _install_harness(session)
-    session.run("vllm-matrix", "report", *session.posargs, env=_run_env(session))
+    session.run("vllm-matrix", "report", *session.posargs, env=_run_env(session), success_codes=[0, 4])
 
 
 @nox.session
@@ -109,10 +123,30 @@ def bisect(session: nox.Session) -> None:
     session.run("vllm-matrix", "bisect", *session.posargs, env=_run_env(session))
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _ensure_chromium(session: nox.Session) -> None:
+    """Debian's chromium for the report's browser test: installed with apt-get when missing and root."""
+    if Path(CHROMIUM).is_file() or shutil.which("chromium"):
+        return
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        session.warn(f"{CHROMIUM} is missing and apt-get cannot install it here (needs root and apt-get): "
+                     "the report's browser test will be skipped")  # fmt: skip
+        return
+    session.log(f"installing Debian's chromium for the report's browser test ({CHROMIUM} is missing)")
+    apt_env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-q", external=True, env=apt_env)
+    session.run(
+        "apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", external=True, env=apt_env
+    )
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The tool's own tests, including the real CPU reference cell."""
+    """The tool's own tests, including the real CPU reference cell and the report in a real browser."""
     _install_harness(session, "[test]")
+    _ensure_chromium(session)
     session.run("pytest", *(session.posargs or ["-n", "2", "--dist", "loadgroup"]), env=_run_env(session))
 
 

@@ -59,9 +59,8 @@ def cache_key(parts: Mapping[str, str]) -> str:
 def key_parts(cell: Cell, state: CellState, machine: Mapping[str, str]) -> dict[str, str]:
     """What decides this cell's verdict, once resolve has run (``machine``: see ``MachineFacts``)."""
     torch = state.torch
-    nightly = (torch.nightly or {}).get("torch", {}) if torch else {}
     parts = {
-        "torch": f"{torch.version} {nightly.get('filename', '')} {torch.index}" if torch else "",
+        "torch": torch.identity() if torch else "",
         "vllm": f"{state.vllm.identity()} {state.vllm.version or ''}" if state.vllm else "",
         "python": cell.python,
         "cuda": cell.cuda,

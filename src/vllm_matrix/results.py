@@ -178,6 +178,43 @@ def _facts_from_v1(facts: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """A cell whose result.json is there but cannot be read, and why (for the report: never dropped)."""
+
+    cell_id: str
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class ResultScan:
+    """Every cell directory of a run with a result.json: the readable results and the unreadable ones."""
+
+    results: list[CellResult]
+    unreadable: list[Unreadable]
+
+
+def load_result(path: Path) -> CellResult:
+    """Read one result.json; ValueError with a one-line reason when it is missing, corrupt or unknown."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ValueError("is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not valid JSON, truncated or corrupt (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ValueError("is not a JSON object")
+    try:
+        return CellResult.from_dict(data)
+    except KeyError as exc:
+        raise ValueError(f"lacks the key {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+@dataclass(frozen=True)
 class RunStore:
     """One run's directory under the reports dir."""
 
@@ -225,6 +262,20 @@ class RunStore:
             result = self.read_result(path.parent.name)
             if result is not None:
                 yield result
+
+    def scan(self) -> ResultScan:
+        """Like ``results()``, but an unreadable result.json is kept, with its reason, not dropped."""
+        order = self.read_meta().get("selected", [])
+        found: dict[str, CellResult] = {}
+        unreadable = []
+        cells = self.root / "cells"
+        for path in sorted(cells.glob(f"*/{RESULT_FILE}")) if cells.is_dir() else []:
+            try:
+                found[path.parent.name] = load_result(path)
+            except ValueError as exc:
+                unreadable.append(Unreadable(path.parent.name, path, str(exc)))
+        ids = [i for i in order if i in found] + sorted(i for i in found if i not in order)
+        return ResultScan([found[i] for i in ids], unreadable)
 
     def read_meta(self) -> dict[str, Any]:
         try:

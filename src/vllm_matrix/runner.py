@@ -135,7 +135,7 @@ class CellRun:
             config=runner.config,
             work=runner.work,
             cell_dir=runner.store.cell_dir(cell.id),
-            env=uv.base_env(runner.work.uv_cache, runner.environ),
+            env=cell_env(cell, uv.base_env(runner.work.uv_cache, runner.environ)),
             state=self.state,
             hardware=runner.hardware,
             run_name=runner.store.name,
@@ -300,6 +300,11 @@ class CellRun:
             return
         result.finished_at = utc_now()
         result.flaky = flaky(cache.record(key, result, self.ctx.cell_dir))
+
+
+def cell_env(cell: Cell, env: dict[str, str]) -> dict[str, str]:
+    """A cell's stage environment: a CPU cell never sees a GPU (torch and vLLM would pick CUDA)."""
+    return env | {"CUDA_VISIBLE_DEVICES": ""} if cell.gpu == "cpu" else env
 
 
 def stage_status(exc: BaseException) -> tuple[str, str]:

@@ -106,7 +106,7 @@ GOOD_BAD = ["--good", "2026-11-01", "--bad", "2026-11-05"]
         (["c", "--good", "2026-11-03", "--bad", "2026-11-05"], "cu130 has no nightly for 2026-11-03 (near"),
         (["cc", *GOOD_BAD], "bisect: no cell 'cc' (did you mean 'c'?)"),
         (["fa3", *GOOD_BAD], "bisect: cell fa3 is n/a: vLLM picks FA3 only"),
-        (["pinned", *GOOD_BAD], "pins the release torch 2.13.0+cpu"),
+        (["pinned", *GOOD_BAD], "has torch = 2.13.0+cpu, not a nightly"),
         (["c", *GOOD_BAD, "--bad-on", "decode_tok_s<<0.9*good"],
          "--bad-on: expected class=NAME, test=ID, stage=NAME or a figure threshold"),
         (["c", *GOOD_BAD, "--bad-on", "class=NO_KERNEL"],

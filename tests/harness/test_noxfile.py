@@ -36,7 +36,7 @@ def test_lists_one_session_per_cell_and_the_named_sessions() -> None:
     assert out.returncode == 0, out.stderr
     names = re.findall(r"^[*-] (\S+)", out.stdout, flags=re.M)
     cells = [n for n in names if n.startswith("cell(")]
-    assert len(cells) == 30  # the n/a combinations get no session: they never run
+    assert len(cells) == 33  # the n/a combinations get no session: they never run
     assert "cell(cpu_reference)" in cells and "cell(latest_cu130_sm120_on_sm120_fa3_main)" not in cells
     for name in ("matrix", "report", "bisect", "plan", "tests", "lint"):
         assert name in names
@@ -48,7 +48,7 @@ def test_keyword_and_tag_select_cells() -> None:
     by_keyword = selected(nox_list("-k", "cu132").stdout)
     assert len(by_keyword) == 12 and all("cu132" in s for s in by_keyword)
     by_tag = selected(nox_list("-t", "sm120").stdout)
-    assert len(by_tag) == 11  # 8 source-built (2 nightlies x 2 CUDA x 2 arch lists) + 3 prebuilt
+    assert len(by_tag) == 12  # 8 source-built (2 nightlies x 2 CUDA x 2 arch lists) + 3 prebuilt + preflight
     assert selected(nox_list("-t", "cpu").stdout) == ["cell(cpu_reference)", "cell(cpu_reference_bf16)"]
 
 

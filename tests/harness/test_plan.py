@@ -27,7 +27,7 @@ def test_table_lists_every_cell_and_counts_builds() -> None:
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].split()[:3] == ["id", "torch", "cuda"]
-    assert lines[-1] == "114 cells: 30 to run, 84 n/a; 16 builds"
+    assert lines[-1] == "117 cells: 33 to run, 84 n/a; 19 builds"
     assert any(line.startswith("cpu_reference ") for line in lines)
     na = lines[lines.index("n/a (84): never run") + 1 :]
     fa3 = [line for line in na if line.startswith("latest_cu130_sm120_on_sm120_fa3_main ")]
@@ -36,7 +36,7 @@ def test_table_lists_every_cell_and_counts_builds() -> None:
 
 def test_json_has_all_fields_and_ids() -> None:
     cells = json.loads(vm("--matrix", MATRIX, "plan", "--format", "json").stdout)
-    assert len(cells) == 114
+    assert len(cells) == 117
     assert sum(1 for c in cells if c["not_applicable"]) == 84
     first = cells[0]
     for key in (
@@ -130,4 +130,4 @@ def test_planning_never_touches_the_network(
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     assert cli.main(["--matrix", MATRIX, "plan", "--format", "json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 114
+    assert len(json.loads(capsys.readouterr().out)) == 117

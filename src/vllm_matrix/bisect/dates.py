@@ -50,8 +50,10 @@ def space(config: MatrixConfig, cell: Cell, good: str, bad: str, environ: Mappin
     With ``url_template``, dates older than the index's window are candidates too, where the
     file host has the wheel the template names (a HEAD request each).
     """
-    if cell.torch_spec.kind == "release":
-        raise InputError(f"bisect: cell {cell.id} pins the release torch {cell.torch}: no nightly to bisect")
+    if cell.torch_spec.kind not in ("latest", "date"):
+        raise InputError(
+            f"bisect: cell {cell.id} has torch = {cell.torch}, not a nightly: no nightly to bisect"
+        )
     first, last = ends(good, bad)
     index = config.index("nightly").effective(environ)
     listing = list_nightlies(cell.cuda, cell.python, index, client=client)

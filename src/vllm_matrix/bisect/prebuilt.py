@@ -46,7 +46,7 @@ def find(choice: str, config: MatrixConfig, cell: Cell, space: Space, environ: M
     """The prebuilt vLLM of this bisection: ``--prebuilt auto`` (default), ``none``, or one source."""
     if choice not in (AUTO, NONE):
         return _fixed(choice, space)
-    if choice == NONE or not cell.source.builds:
+    if choice == NONE or not cell.source.vllm_tree:  # only a vLLM built from its tree has a prebuilt twin
         return None
     if space.kind == "torch-nightly":
         return _dev_wheels(config, cell, environ, client, say)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import platform
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -95,7 +96,8 @@ def _run_meta(store: RunStore, selected: Sequence[Cell], *, resumed: bool) -> di
     """
     meta = store.read_meta()
     ids = list(dict.fromkeys([*meta.get("selected", []), *(c.id for c in selected)]))
-    meta |= {"run": store.name, "selected": ids, "tool_version": __version__, "status": "running"}
+    meta |= {"run": store.name, "selected": ids, "tool_version": __version__, "status": "running",
+             "host": platform.node()}  # fmt: skip
     meta.setdefault("started_at", utc_now())
     if resumed:
         meta["resumed_at"] = [*meta.get("resumed_at", []), utc_now()]

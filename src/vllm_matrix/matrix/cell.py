@@ -101,6 +101,8 @@ def torch_slug(value: str) -> str:
         return f"latest{spec.back}" if spec.back else "latest"
     if spec.kind == "date" and spec.date is not None:
         return "n" + spec.date.strftime("%Y%m%d")
+    if spec.kind == "existing":
+        return "existing"
     return "t" + slug(spec.version)
 
 
@@ -124,6 +126,8 @@ def vllm_slug(value: str) -> str:
         return "vc_" + slug(src.value[:9])
     if src.kind == "nightly-vllm":
         return "nv_" + torch_slug(f"nightly:{src.value}")
+    if src.kind == "toolchain":
+        return "toolchain"
     return slug(src.value)
 
 

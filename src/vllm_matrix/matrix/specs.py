@@ -25,22 +25,29 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class TorchSpec:
-    """A torch axis value: a nightly (latest, latest~N, a date) or an exact release."""
+    """A torch axis value: a nightly (latest, latest~N, a date), an exact release, or ``existing``.
 
-    kind: Literal["latest", "date", "release"]
+    ``existing`` is a torch already installed in some Python (an NGC container, a cluster's
+    module): ``interpreter`` names that Python, or is empty for ``python<cell's python>`` on PATH.
+    """
+
+    kind: Literal["latest", "date", "release", "existing"]
     back: int = 0
     date: dt.date | None = None
     version: str = ""
+    interpreter: str = ""
 
 
-SourceKind = Literal["git", "path", "wheel", "vllm-commit", "nightly-vllm"]
+SourceKind = Literal["git", "path", "wheel", "vllm-commit", "nightly-vllm", "toolchain"]
 # Prebuilt vLLM, installed over the cell's torch: a release wheel (PyPI), vLLM's
 # per-commit wheel index (wheels.vllm.ai), the vLLM dev wheels of the PyTorch nightly index.
 PREBUILT = ("wheel", "vllm-commit", "nightly-vllm")
 SOURCE_FORMS = (
-    "git:<ref>, path:<dir>, wheel:<requirement>, vllm-commit:<sha>|nightly "
-    "or nightly-vllm:latest|latest~N|YYYY-MM-DD"
+    "git:<ref>, path:<dir>, wheel:<requirement>, vllm-commit:<sha>|nightly, "
+    "nightly-vllm:latest|latest~N|YYYY-MM-DD or toolchain:cuda"
 )
+# Sources that are a vLLM tree to build (prepare runs use_existing_torch.py on them).
+VLLM_TREES = ("git", "path")
 _HEX_SHA = re.compile(r"^[0-9a-f]{7,40}$")
 
 
@@ -53,8 +60,18 @@ class Source:
 
     @property
     def builds(self) -> bool:
-        """Whether vLLM is built from source (git:, path:); prebuilt kinds only install."""
+        """Whether the cell compiles something (a vLLM tree, the toolchain probe); prebuilt kinds install."""
         return self.kind not in PREBUILT
+
+    @property
+    def vllm_tree(self) -> bool:
+        """Whether the source is a vLLM tree (git:, path:), as opposed to a wheel or the toolchain probe."""
+        return self.kind in VLLM_TREES
+
+    @property
+    def runs_suites(self) -> bool:
+        """The toolchain probe has no vLLM to run the payload suites on."""
+        return self.kind != "toolchain"
 
 
 def parse_date(text: str) -> dt.date:
@@ -109,7 +126,12 @@ def parse_torch(value: str) -> TorchSpec:
         )
     if value[:1].isdigit() and _is_version(value):
         return TorchSpec("release", version=value)
-    raise SpecError(f"expected a torch spec such as nightly:latest or 2.13.0+cpu, got {value!r}")
+    if value == "existing" or value.startswith("existing:/"):
+        return TorchSpec("existing", interpreter=value.removeprefix("existing").removeprefix(":"))
+    raise SpecError(
+        "expected a torch spec such as nightly:latest, 2.13.0+cpu, existing or "
+        f"existing:/path/to/python, got {value!r}"
+    )
 
 
 def _is_version(text: str) -> bool:
@@ -124,13 +146,17 @@ def _is_version(text: str) -> bool:
 def parse_source(value: str) -> Source:
     """Parse a vLLM source (``SOURCE_FORMS``)."""
     kind, sep, rest = value.partition(":")
-    if not sep or kind not in ("git", "path", *PREBUILT) or not rest:
+    if not sep or kind not in ("git", "path", "toolchain", *PREBUILT) or not rest:
         raise SpecError(f"expected {SOURCE_FORMS}, got {value!r}")
     check_no_shell(rest, what=f"{kind} value")
     if kind == "git" and (rest.startswith("-") or " " in rest or ".." in rest):
         raise SpecError(f"not a valid git ref: {rest!r}")
     if kind == "vllm-commit" and rest != "nightly" and not _HEX_SHA.match(rest):
         raise SpecError(f"vllm-commit: expected a hex commit sha (7 to 40 digits) or 'nightly', got {rest!r}")
+    if kind == "toolchain" and rest != "cuda":
+        raise SpecError(
+            f"toolchain: expected toolchain:cuda (a one-kernel CUDA torch extension), got {value!r}"
+        )
     if kind == "nightly-vllm":
         try:
             parse_torch(f"nightly:{rest}")  # the forms of a torch nightly: latest, latest~N, a date

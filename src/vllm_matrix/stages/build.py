@@ -20,7 +20,7 @@ from pathlib import Path
 
 from vllm_matrix import buildenv, fileio
 from vllm_matrix.prebuilt.overrides import shipped as shipped_overrides
-from vllm_matrix.stages import torch, uv
+from vllm_matrix.stages import toolchain, torch, uv
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.stages.state import BuildEnvFacts, VllmChoice
 
@@ -68,6 +68,10 @@ def run(ctx: StageContext) -> None:
     ctx.state.build_env = BuildEnvFacts(dict(env.env), dict(env.reasons))
     Path(env.env["FETCHCONTENT_BASE_DIR"]).mkdir(parents=True, exist_ok=True)
     announce(ctx, env)
+    if ctx.cell.source.kind == "toolchain":
+        toolchain.build(ctx, tree, env.env)
+        torch.ensure_unchanged(ctx)
+        return
     extra = {"GIT_OPTIONAL_LOCKS": "0"}  # version tools must not rewrite a path source's index
     ctx.check(argv(ctx, tree), env={**env.env, **extra}, cwd=tree, what="building vLLM")
     torch.ensure_unchanged(ctx)

@@ -11,6 +11,8 @@ the index lacks is a skip, like a missing torch nightly).
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -47,8 +49,10 @@ def run(ctx: StageContext) -> None:
 
 
 def resolve_torch(ctx: StageContext) -> TorchChoice:
-    """The exact torch the cell installs, and from where."""
+    """The exact torch the cell installs (or finds), and from where."""
     spec = ctx.cell.torch_spec
+    if spec.kind == "existing":
+        return resolve_existing(ctx, spec.interpreter)
     index = uv.torch_index(ctx.config, spec.kind, ctx.cell.cuda, ctx.env)
     if spec.kind == "release":
         return TorchChoice(ctx.cell.torch, "release", spec.version, (f"torch=={spec.version}",), index)
@@ -77,6 +81,49 @@ def _by_url(ctx: StageContext, day: dt.date, template: str, index: str) -> Torch
     return TorchChoice(ctx.cell.torch, "nightly", found.version, (requirement,), index, answer)
 
 
+# Run by the existing Python: what it is, what it can import, and which torch.
+EXISTING_PROBE = """
+import json, sys
+out = {"python": "%d.%d" % sys.version_info[:2], "executable": sys.executable,
+       "site": [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]}
+try:
+    import importlib.metadata, torch
+    # The distribution's version is what installers and the torch check compare; __version__ can
+    # carry a local label the metadata lacks (2.14.1 vs 2.14.1+cu130).
+    out.update(version=importlib.metadata.version("torch"), module_version=torch.__version__,
+               git_version=torch.version.git_version, cuda=torch.version.cuda)
+except Exception as exc:
+    out["error"] = "%s: %s" % (type(exc).__name__, exc)
+open(sys.argv[1], "w").write(json.dumps(out))
+"""
+
+
+def resolve_existing(ctx: StageContext, interpreter: str) -> TorchChoice:
+    """An existing torch: the Python that has it (named, else ``python<cell's python>`` on PATH)."""
+    python = interpreter or shutil.which(f"python{ctx.cell.python}", path=ctx.env.get("PATH")) or ""
+    if not python:
+        raise ctx.fail(
+            f"torch = existing: no python{ctx.cell.python} on PATH (name one: existing:/path/to/python)"
+        )
+    out = ctx.cell_dir / "existing-torch.json"
+    result = ctx.run([python, "-c", EXISTING_PROBE, str(out)])
+    try:
+        found = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ctx.fail(f"{python} did not answer ({result.describe()})") from None
+    if "version" not in found:
+        raise ctx.fail(f"{python} has no importable torch: {found.get('error', 'unknown')}")
+    if found["python"] != ctx.cell.python.rstrip("t"):
+        raise ctx.fail(f"{python} is Python {found['python']}, but the cell says python = {ctx.cell.python}")
+    ctx.note(
+        f"existing torch {found['version']} (git {found['git_version']}, CUDA {found['cuda']}) in {python}"
+    )
+    return TorchChoice(
+        ctx.cell.torch, "existing", found["version"], interpreter=found["executable"],
+        git_version=found["git_version"], cuda=found["cuda"], site=tuple(found["site"]),
+    )  # fmt: skip
+
+
 def _client(ctx: StageContext) -> IndexClient:
     return IndexClient(cache_dir=ctx.work.root / "index-cache")
 
@@ -86,6 +133,8 @@ def resolve_vllm(ctx: StageContext) -> VllmChoice:
     source = ctx.cell.source
     if source.kind == "wheel":
         return VllmChoice("wheel", requirement=source.value)
+    if source.kind == "toolchain":
+        return VllmChoice("toolchain", requirement=source.value)
     if source.kind in ("vllm-commit", "nightly-vllm"):
         return _index_errors(ctx, lambda: _resolve_prebuilt(ctx, source.kind, source.value))
     if source.kind == "path":
@@ -167,7 +216,7 @@ def resolved_build_key(ctx: StageContext) -> str:
     wheel = not ctx.cell.source.builds
     values = {
         "python": ctx.cell.python,
-        "torch": torch.version,
+        "torch": torch.version if not torch.existing else torch.identity(),
         "cuda": ctx.cell.cuda,
         "arch": "" if wheel else ctx.cell.arch,  # nothing is compiled for a wheel
         "vllm": vllm_identity(ctx, vllm),

@@ -35,7 +35,7 @@ from vllm_matrix.errors import HarnessError
 from vllm_matrix.matrix.cell import slug
 from vllm_matrix.matrix.specs import PREBUILT
 from vllm_matrix.prebuilt import overrides
-from vllm_matrix.stages import torch, uv
+from vllm_matrix.stages import toolchain, torch, uv
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.stages.state import VllmChoice
 
@@ -66,6 +66,8 @@ def run(ctx: StageContext) -> None:
         ctx.state.source_dir = str(git_tree(ctx, vllm))
     elif vllm.kind == "path":
         ctx.state.source_dir = str(path_tree(ctx, vllm))
+    elif vllm.kind == "toolchain":
+        ctx.state.source_dir = str(toolchain.lay_out(ctx))
     else:
         raise HarnessError(f"the source stage has no {vllm.kind}: sources")
 
@@ -79,7 +81,12 @@ def install_wheel(ctx: StageContext, vllm: VllmChoice) -> None:
     """
     requirement = str(vllm.requirement)
     torch_version = ctx.state.torch_version
-    keep = overrides.keeping_torch(ctx.cell_dir / OVERRIDES, torch_version) if torch_version else None
+    existing = ctx.state.torch is not None and ctx.state.torch.kind == "existing"
+    keep = (
+        overrides.keeping_torch(ctx.cell_dir / OVERRIDES, torch_version)
+        if torch_version and not existing
+        else None
+    )
     ctx.note(f"[installing {requirement} over torch {ctx.state.torch_version} (override file {keep})]")
     uv.pip_install(ctx, [requirement], what=f"installing {requirement}", override_file=keep)
     torch.ensure_unchanged(ctx)

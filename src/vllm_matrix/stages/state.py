@@ -15,7 +15,7 @@ from typing import Any, Literal
 from vllm_matrix.serial import from_data, to_data
 
 TorchKind = Literal["release", "nightly", "existing"]
-VllmKind = Literal["wheel", "git", "path", "sdist", "vllm-commit", "nightly-vllm"]
+VllmKind = Literal["wheel", "git", "path", "sdist", "vllm-commit", "nightly-vllm", "toolchain"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,24 @@ class TorchChoice:
     requirements: tuple[str, ...] = ()
     index: str = ""
     nightly: dict[str, Any] | None = None
+    # existing: the Python that has it, its torch's git_version and CUDA, and the
+    # site-packages directories the cell's venv is given (a .pth file) to see it
+    interpreter: str | None = None
+    git_version: str | None = None
+    cuda: str | None = None
+    site: tuple[str, ...] = ()
+
+    @property
+    def existing(self) -> bool:
+        """Whether this torch was found installed rather than installed by the cell."""
+        return self.kind == "existing"
+
+    def identity(self) -> str:
+        """What names this torch in a cache key: the exact wheel, or the Python that has it."""
+        if self.existing:
+            return f"existing:{self.interpreter}:{self.version}:{self.git_version}"
+        wheel = (self.nightly or {}).get("torch", {}).get("filename", "")
+        return f"{self.version} {wheel} {self.index}".strip()
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,8 @@ class VllmChoice:
             return f"sdist:{self.sha256}"
         if self.kind in ("vllm-commit", "nightly-vllm"):
             return f"{self.kind}:{self.url}"
+        if self.kind == "toolchain":
+            return f"toolchain:{self.requirement}"
         return f"path:{self.path}@{self.commit}"
 
 

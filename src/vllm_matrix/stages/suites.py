@@ -59,11 +59,11 @@ def run(ctx: StageContext) -> None:
 
 def install_dependencies(ctx: StageContext) -> None:
     """Install what the payload needs that the venv lacks (a shared venv has it after its first cell)."""
-    have = {dist: torch.installed_version(ctx.venv, dist) for dist in DEPENDENCIES}
+    have = {dist: torch.visible_version(ctx, dist) for dist in DEPENDENCIES}
     missing = [dist for dist, version in have.items() if version is None]
     if missing:
         uv.pip_install(ctx, missing, what="installing the suites' dependencies", with_torch_index=False)
-    ctx.state.suite_dependencies = {d: torch.installed_version(ctx.venv, d) for d in DEPENDENCIES}
+    ctx.state.suite_dependencies = {d: torch.visible_version(ctx, d) for d in DEPENDENCIES}
 
 
 def pytest_argv(ctx: StageContext, tests: Path, suites: list[Path], junit_xml: Path) -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from vllm_matrix.errors import HarnessError
 from vllm_matrix.matrix.config import MatrixConfig
+from vllm_matrix.prebuilt.overrides import installed_names, without_torch
 from vllm_matrix.prebuilt.overrides import shipped as shipped_overrides
 from vllm_matrix.proc import ProcResult
 from vllm_matrix.stages.base import StageContext
@@ -81,7 +82,7 @@ def torch_index(config: MatrixConfig, torch_kind: str, cuda: str, environ: Mappi
 def index_args(ctx: StageContext, *, with_torch_index: bool = True) -> list[str]:
     """uv options: the cell's torch index, PyPI as the default index, best match across both."""
     args: list[str] = []
-    if with_torch_index:
+    if with_torch_index and ctx.cell.torch_spec.kind != "existing":
         location = torch_index(ctx.config, ctx.cell.torch_spec.kind, ctx.cell.cuda, ctx.env)
         args += ["--find-links", location] if is_local(location) else ["--index", location]
         # The torch index mirrors only some versions of common packages (numpy, jinja2, ...):
@@ -90,6 +91,18 @@ def index_args(ctx: StageContext, *, with_torch_index: bool = True) -> list[str]
     pypi = ctx.config.index("pypi").effective(ctx.env)
     args += ["--find-links", pypi, "--no-index"] if is_local(pypi) else ["--default-index", pypi]
     return args
+
+
+EXISTING_OVERRIDES = "overrides-existing-torch.txt"  # in the cell dir
+
+
+def default_overrides(ctx: StageContext) -> Path:
+    """The override file of every install after torch: the shipped one; for an existing torch, one
+    that never resolves torch nor anything else its environment has (``overrides.without_torch``)."""
+    torch = ctx.state.torch
+    if torch is not None and torch.existing:
+        return without_torch(ctx.cell_dir / EXISTING_OVERRIDES, installed_names(torch.site))
+    return shipped_overrides()
 
 
 def pip_install(
@@ -106,6 +119,6 @@ def pip_install(
     argv = [uv_exe(ctx.env), "pip", "install", "--python", str(ctx.python)]
     argv += index_args(ctx, with_torch_index=with_torch_index)
     if overrides:
-        argv += ["--override", str(override_file or shipped_overrides())]
+        argv += ["--override", str(override_file or default_overrides(ctx))]
     argv += [*extra, *requirements]
     return ctx.check(argv, what=what)

@@ -11,6 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
+from vllm_matrix import fileio
 from vllm_matrix.stages import uv
 from vllm_matrix.stages.base import StageContext, StageError
 from vllm_matrix.stages.state import DiskCheck
@@ -20,15 +21,35 @@ MIN_FREE_ENV = "VLLM_MATRIX_MIN_FREE_GB"
 # Free space a cell's venv needs, in GiB: torch + vLLM + deps for a wheel;
 # a CUDA torch, build requirements and build objects for a source build.
 NEEDED_GIB = {"wheel": 6.0, "build": 30.0}
+EXISTING_PTH = "_vllm_matrix_existing_torch.pth"
 
 
 def run(ctx: StageContext) -> None:
-    """Check free disk, then create the venv with the cell's Python."""
+    """Check free disk, then create the venv with the cell's Python (an existing torch's own Python)."""
     check_disk(ctx)
     remove(ctx.venv)
     ctx.venv.parent.mkdir(parents=True, exist_ok=True)
-    argv = [uv.uv_exe(ctx.env), "venv", "--clear", "--python", ctx.cell.python, str(ctx.venv)]
+    torch = ctx.state.torch
+    python = (
+        torch.interpreter if torch and torch.kind == "existing" and torch.interpreter else ctx.cell.python
+    )
+    argv = [uv.uv_exe(ctx.env), "venv", "--clear", "--python", python, str(ctx.venv)]
     ctx.check(argv, what=f"creating a Python {ctx.cell.python} venv")
+    if torch is not None and torch.kind == "existing":
+        see_existing(ctx, torch.site)
+
+
+def see_existing(ctx: StageContext, site: tuple[str, ...]) -> None:
+    """Let the venv import the existing torch's packages: a ``.pth`` naming their directories.
+
+    Not ``--system-site-packages``: an existing torch often lives in a venv itself (a
+    container's ``/opt/.../.venv``), whose packages a venv made from its Python would not see.
+    The venv's own site-packages comes first, so anything installed later shadows what
+    ``site`` has, and the torch check sees a replaced torch.
+    """
+    for packages in ctx.venv.glob("lib/python*/site-packages"):
+        fileio.write_atomic(packages / EXISTING_PTH, "".join(f"{d}\n" for d in site))
+    ctx.note(f"[the venv sees the existing packages in: {', '.join(site)}]")
 
 
 def needed_bytes(ctx: StageContext) -> int:
@@ -36,7 +57,7 @@ def needed_bytes(ctx: StageContext) -> int:
     override = ctx.env.get(MIN_FREE_ENV)
     if override:
         return int(float(override) * GIB)
-    kind = "build" if ctx.cell.source.builds else "wheel"
+    kind = "build" if ctx.cell.source.vllm_tree else "wheel"  # the toolchain probe is small
     return int(NEEDED_GIB[kind] * GIB)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from vllm_matrix.archaudit import fatbin
 from vllm_matrix.errors import MatrixError
 from vllm_matrix.serial import SerialError, from_data
-from vllm_matrix.stages import torch
+from vllm_matrix.stages import toolchain, torch
 from vllm_matrix.stages.base import StageContext
 from vllm_matrix.stages.state import ArchAudit, ExtensionLoad
 
@@ -30,8 +30,16 @@ def probe_script() -> Path:
 
 
 def run(ctx: StageContext) -> None:
-    """Check torch, import vLLM and its extensions, audit the archs; record all of it."""
+    """Check torch, import vLLM and its extensions, audit the archs; record all of it.
+
+    The toolchain probe has no vLLM: its kernel is run on the GPU, and its ``.so`` audited.
+    """
     torch.ensure_unchanged(ctx)
+    if ctx.cell.source.kind == "toolchain":
+        tree = Path(str(ctx.state.source_dir))
+        ctx.state.arch_audit = arch_audit(ctx, str(tree / toolchain.BUILD_DIR / toolchain.LIBRARY))
+        toolchain.run(ctx, tree)
+        return
     report = probe(ctx)
     ctx.state.arch_audit = arch_audit(ctx, report.get("vllm_dir"))
     failed = [e for e in ctx.state.extensions if not e.ok]
