@@ -118,7 +118,7 @@ def report(session: nox.Session) -> None:
 
 @nox.session
 def bisect(session: nox.Session) -> None:
-    """Bisect a broken nightly: nox -s bisect -- <cell-id> --good DATE --bad DATE."""
+    """Bisect a cell: nox -s bisect -- <cell-id> --good G --bad B [--over vllm|LIST] [--bad-on RULE]."""
     _install_harness(session)
     session.run("vllm-matrix", "bisect", *session.posargs, env=_run_env(session))
 

@@ -1,7 +1,15 @@
-"""One error hierarchy for the tool, caught once in ``cli.main``.
+"""One error hierarchy for the tool, caught once in ``cli.main``, and every exit code in one table.
 
-Exit codes (the README's table): 0 every selected cell passed or was skipped, 1 some
-cell failed, 2 the input was wrong, 3 the harness itself failed.
+| code | meaning |
+|---|---|
+| 0 | every selected cell passed or was skipped; ``bisect``: the first bad candidate was found |
+| 1 | some cell failed |
+| 2 | the input was wrong (matrix file, arguments; ``bisect``: a good end that is bad) |
+| 3 | the harness itself failed |
+| 4, 5, 6 | ``nightlies``: index unavailable, index malformed, nightly missing (``nightly.errors``) |
+| 7 | ``bisect``: only untestable (skipped or flaky) candidates remain between last good and first bad |
+| 8 | ``bisect``: the ends are not as claimed (the bad end is not bad, or an end cannot be tested) |
+| 130 | interrupted |
 """
 
 from __future__ import annotations
@@ -10,6 +18,8 @@ EXIT_OK = 0
 EXIT_CELL_FAILED = 1
 EXIT_INPUT = 2
 EXIT_HARNESS = 3
+EXIT_BISECT_ONLY_SKIPS = 7
+EXIT_BISECT_ENDS = 8
 
 
 class MatrixError(Exception):
@@ -28,3 +38,9 @@ class HarnessError(MatrixError):
     """The tool itself failed: never a verdict about vLLM."""
 
     exit_code = EXIT_HARNESS
+
+
+class EndsNotAsClaimed(MatrixError):
+    """``bisect``: the bad end does not show the regression, or an end cannot be tested at all."""
+
+    exit_code = EXIT_BISECT_ENDS

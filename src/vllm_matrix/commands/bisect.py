@@ -1,44 +1,87 @@
-"""``vllm-matrix bisect CELL --good DATE --bad DATE``: the first bad torch nightly for a cell.
+"""``vllm-matrix bisect ID --good G --bad B``: the first bad torch nightly, vLLM commit or listed value.
 
-Both ends are checked first (mozregression's habit); dates missing from the
-index are not candidates, and dates whose cell is skipped are dropped with a
-warning. Every verdict is saved to the run's ``bisect.json``: an interrupted
-bisection continues with the same command. Exit codes: 0 the first bad date
-was found, 2 bad input (unknown cell, ends that are not good/bad), 3 harness
-error, 130 interrupted.
+What varies is ``--over``: ``torch`` (nightly dates on the cell's index, the default),
+``vllm`` (commits between two refs in the mirror) or a list of values (``--over
+"wheel:vllm==0.30.0,wheel:vllm==0.31.0"``, ``--over "flash_attn=2,3,4"``). What is bad is
+``--bad-on`` (default: the same failure as the bad end). Every step is an ordinary cell of
+the run, reused through the result cache; the state is the run's ``bisect.json``, so the
+same command resumes an interrupted bisection (it prints that command).
+
+Exit codes: 0 the first bad was found, 7 only untestable candidates remain between last
+good and first bad, 8 the ends are not as claimed (the bad end is not bad, an end cannot be
+tested), 2 bad input (a good end that is bad included), 3 harness error, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import difflib
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
-from typing import Any
 
-from vllm_matrix import bisect_nightly, hardware
+from vllm_matrix import hardware
+from vllm_matrix.bisect import prebuilt, session
+from vllm_matrix.bisect.compare import Messages
+from vllm_matrix.bisect.result import Links, Outcome, render_text
 from vllm_matrix.commands import load_cells
 from vllm_matrix.commands.run import _say, _sigterm_as_interrupt, runner_environ
-from vllm_matrix.errors import InputError
-from vllm_matrix.matrix.specs import SpecError, parse_date
-from vllm_matrix.results import RunStore, check_run_name, reports_dir
+from vllm_matrix.errors import EXIT_BISECT_ONLY_SKIPS, EXIT_OK, InputError
+from vllm_matrix.matrix.cell import Cell
+from vllm_matrix.matrix.config import MatrixConfig
+from vllm_matrix.nightly.client import IndexClient
+from vllm_matrix.nightly.commits import GITHUB_API
+from vllm_matrix.results import RunStore, check_run_name, reports_dir, utc_now
 from vllm_matrix.runner import Options, Runner
 from vllm_matrix.workdir import Workdir
 
+GITHUB_API_ENV = "VLLM_MATRIX_GITHUB_API"
+# Options that shape the question, with their defaults: the resume command repeats those that were set.
+QUESTION_FLAGS: dict[str, object] = {
+    "good": None, "bad": None, "over": "torch", "bad_on": None, "retries": 0, "prebuilt": prebuilt.AUTO,
+    "url_template": None, "pytorch_repo": None, "github_api": None, "workdir": None, "reports": None,
+}  # fmt: skip
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("bisect", help="find the first bad torch nightly for one cell")
+    parser = sub.add_parser(
+        "bisect", help="find the first bad torch nightly, vLLM commit or value for a cell"
+    )
     parser.add_argument("cell", metavar="ID", help="the cell to bisect (see `vllm-matrix plan`)")
-    parser.add_argument("--good", required=True, metavar="YYYY-MM-DD", help="a nightly date that passes")
-    parser.add_argument("--bad", required=True, metavar="YYYY-MM-DD", help="a later nightly date that fails")
+    parser.add_argument("--good", metavar="END", help="a nightly date, vLLM ref or listed value that is good")
+    parser.add_argument("--bad", metavar="END", help="a later one that is bad")
+    parser.add_argument(
+        "--over", default="torch", metavar="WHAT",
+        help='torch (nightly dates, default), vllm (commits), or "wheel:vllm==0.30.0,..." or "FIELD=V1,V2"',
+    )  # fmt: skip
+    parser.add_argument(
+        "--bad-on", metavar="RULE",
+        help="class=NAME, test=ID, stage=NAME or decode_tok_s<0.9*good (default: the bad end's failure)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--retries", type=int, default=0, metavar="N", help="run a step that fails N more times"
+    )
+    parser.add_argument(
+        "--prebuilt", default=prebuilt.AUTO, metavar="auto|none|SOURCE",
+        help="narrow on prebuilt vLLM first (auto), never (none), or on this prebuilt source over each torch",
+    )  # fmt: skip
+    parser.add_argument(
+        "--url-template", metavar="URL",
+        help="where nightlies older than the index's window are: a wheel URL with {yyyymmdd} (or {date}), "
+        "{cuda}, {python_tag}",
+    )  # fmt: skip
     parser.add_argument("--run", metavar="NAME", help="run name (default: bisect_<cell>_<good>_<bad>)")
-    parser.add_argument("--no-check-ends", action="store_true", help="trust --good and --bad without testing")
     parser.add_argument("--force", action="store_true", help="run even if this machine lacks the cell's GPU")
+    parser.add_argument("--no-cache", action="store_true", help="run every step, even one decided before")
     parser.add_argument(
         "--pytorch-repo", metavar="DIR", type=Path,
-        help="a local pytorch checkout holding the nightly branch: adds the main-branch compare URL",
+        help="a local pytorch checkout with the nightly branch: nightly commit messages for the main range",
+    )  # fmt: skip
+    parser.add_argument(
+        "--github-api", metavar="URL",
+        help=f"a GitHub-shaped API for nightly commit messages (default: ${GITHUB_API_ENV} or {GITHUB_API})",
     )  # fmt: skip
     parser.add_argument("--workdir", metavar="DIR")
     parser.add_argument("--reports", metavar="DIR")
@@ -48,53 +91,79 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config, cells = load_cells(args)
-    by_id = {c.id: c for c in cells}
-    if args.cell not in by_id:
-        raise InputError(f"bisect: no cell {args.cell!r} (see `vllm-matrix plan --format ids`)")
-    ends = bisect_nightly.Ends(by_id[args.cell], _date("--good", args.good), _date("--bad", args.bad))
-    candidates = bisect_nightly.candidate_dates(config, ends, dict(os.environ))
-    name = check_run_name(args.run or f"bisect_{args.cell}_{args.good}_{args.bad}")
-    store = RunStore(reports_dir(args.reports) / name)
+    question = session.Question(find_cell(cells, args.cell), args.over, args.good, args.bad, args.bad_on,
+                                args.retries, args.prebuilt, args.url_template)  # fmt: skip
+    session.check(question, config)
+    store = RunStore(reports_dir(args.reports) / check_run_name(args.run or session.run_dir_name(question)))
     work = Workdir.resolve(args.workdir)
-    runner = Runner(config, store, work, hardware.detect(), Options(force=args.force),
-                    environ=runner_environ(), progress=_say)  # fmt: skip
-    _say(f"bisecting {args.cell} over {len(candidates)} nightlies, {args.good} .. {args.bad} -> {store.root}")
+    client = _client(work)
     with work.lock(say=_say), _sigterm_as_interrupt():
+        found = session.space(question, config, work, dict(os.environ), store.root, client)
+        runner = _runner(config, store, work, args)
+        _write_meta(store, config, work, "running")
         try:
-            outcome, results = bisect_nightly.run_bisection(
-                runner, ends, candidates, store.root / "bisect.json", _say
-            )
+            outcome = session.run(question, found, config, runner, _links(args, config, runner), client, _say)
         except KeyboardInterrupt:
-            _say(f"interrupted; continue with: {_resume_command(args)}")
+            _write_meta(store, config, work, "interrupted")
+            _say(f"interrupted; resume with: {resume_command(args, store.name)}")
             raise
-    info = bisect_nightly.torch_commits(results, outcome)
-    info["main_compare_url"] = bisect_nightly.main_branch_compare(info, args.pytorch_repo)
-    sys.stdout.write(json.dumps(info, indent=1) + "\n" if args.json else _summary(args.cell, info))
-    return 0
+    _write_meta(store, config, work, "complete")
+    _print(outcome, store, args.json)
+    return EXIT_OK if outcome.status == "found" else EXIT_BISECT_ONLY_SKIPS
 
 
-def _date(flag: str, text: str) -> dt.date:
-    try:
-        return parse_date(text)
-    except SpecError as exc:
-        raise InputError(f"bisect {flag}: {exc}") from None
+def find_cell(cells: list[Cell], wanted: str) -> Cell:
+    """The cell with id ``wanted``; InputError with "did you mean" otherwise."""
+    by_id = {c.id: c for c in cells}
+    if wanted in by_id:
+        return by_id[wanted]
+    close = difflib.get_close_matches(wanted, sorted(by_id), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else " (see `vllm-matrix plan --format ids`)"
+    raise InputError(f"bisect: no cell {wanted!r}{hint}")
 
 
-def _resume_command(args: argparse.Namespace) -> str:
-    parts = ["vllm-matrix", "bisect", args.cell, "--good", args.good, "--bad", args.bad]
-    if args.run:
-        parts += ["--run", args.run]
-    return " ".join(parts)
+def _runner(config: MatrixConfig, store: RunStore, work: Workdir, args: argparse.Namespace) -> Runner:
+    options = Options(force=args.force, no_cache=args.no_cache)
+    return Runner(config, store, work, hardware.detect(), options, environ=runner_environ(), progress=_say)
 
 
-def _summary(cell_id: str, info: dict[str, Any]) -> str:
-    lines = [
-        f"{cell_id}: last good nightly {info['last_good']} (torch {info['good_torch']}), "
-        f"first bad {info['first_bad']} (torch {info['bad_torch']}); {info['tested']} cells run"
-    ]
-    if info["skipped"]:
-        lines.append(f"untestable in between (skipped): {', '.join(info['skipped'])}")
-    for key in ("main_compare_url", "nightly_compare_url"):
-        if info.get(key):
-            lines.append(f"{key.replace('_', ' ')}: {info[key]}")
-    return "\n".join(lines) + "\n"
+def _client(work: Workdir) -> IndexClient:
+    """The index client the resolve stage uses too: the same page cache, so both see one listing."""
+    return IndexClient(cache_dir=work.root / "index-cache")
+
+
+def _links(args: argparse.Namespace, config: MatrixConfig, runner: Runner) -> Links:
+    api = args.github_api or os.environ.get(GITHUB_API_ENV) or GITHUB_API
+    messages = Messages(args.pytorch_repo, api, IndexClient(timeout_s=10.0, retries=1, backoff_s=0.5))
+    return Links(messages, config.vllm_git_url(runner.environ))
+
+
+def _write_meta(store: RunStore, config: MatrixConfig, work: Workdir, status: str) -> None:
+    """run.json, so the run directory reads like any other (its cells are the steps)."""
+    meta = store.read_meta()
+    meta |= {"run": store.name, "matrix": str(config.path), "workdir": str(work.root), "status": status,
+             "kind": "bisect"}  # fmt: skip
+    meta.setdefault("started_at", utc_now())
+    if status != "running":
+        meta[f"{status}_at"] = utc_now()
+    store.write_meta(meta)
+
+
+def resume_command(args: argparse.Namespace, run_name: str) -> str:
+    """The exact command that continues this bisection (the same question, the same run)."""
+    parts = ["vllm-matrix", *(["--matrix", args.matrix] if getattr(args, "matrix", None) else [])]
+    parts += ["bisect", args.cell]
+    for name, default in QUESTION_FLAGS.items():
+        value = getattr(args, name)
+        if value is not None and value != default:
+            parts += [f"--{name.replace('_', '-')}", str(value)]
+    parts += ["--run", run_name]
+    parts += [flag for flag in ("--force", "--no-cache") if getattr(args, flag[2:].replace("-", "_"))]
+    return shlex.join(parts)
+
+
+def _print(outcome: Outcome, store: RunStore, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps({"run_dir": str(store.root), **outcome.to_dict()}, indent=1) + "\n")
+    else:
+        sys.stdout.write(render_text(outcome))

@@ -11,6 +11,7 @@ sha256 and PKG-INFO's version (``stages.sdist_source``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from typing import TypeVar
 from vllm_matrix import gitsource
 from vllm_matrix.matrix import cell as cell_mod
 from vllm_matrix.nightly import errors as nightly_errors
+from vllm_matrix.nightly import hidden
 from vllm_matrix.nightly.client import IndexClient
 from vllm_matrix.nightly.listing import DEFAULT_PLATFORM
 from vllm_matrix.nightly.resolve import resolve_torch as resolve_nightly
@@ -58,11 +60,26 @@ def resolve_torch(ctx: StageContext) -> TorchChoice:
     base = ctx.config.index("nightly").effective(ctx.env)
     if uv.is_local(base):
         raise ctx.fail(f"the nightly index must be a URL, got the directory {base}")
-    resolved = _index_errors(
-        ctx, lambda: resolve_nightly(spec, ctx.cell.cuda, ctx.cell.python, base, client=_client(ctx))
-    )
+    try:
+        resolved = _index_errors(
+            ctx, lambda: resolve_nightly(spec, ctx.cell.cuda, ctx.cell.python, base, client=_client(ctx))
+        )
+    except StageSkipped:
+        if not (ctx.env.get(hidden.TEMPLATE_ENV) and spec.date and spec.date < dt.date.today()):
+            raise
+        return _by_url(ctx, spec.date, ctx.env[hidden.TEMPLATE_ENV], index)
     return TorchChoice(ctx.cell.torch, "nightly", resolved.torch.version, tuple(resolved.requirements()),
                        index, resolved.to_dict())  # fmt: skip
+
+
+def _by_url(ctx: StageContext, day: dt.date, template: str, index: str) -> TorchChoice:
+    """A nightly the index does not list, by the URL of ``--url-template`` (bisecting older dates)."""
+    found = _index_errors(ctx, lambda: hidden.wheel(template, day, ctx.cell.cuda, ctx.cell.python))
+    ctx.note(f"[{day} is not on the index: installing {found.url} (--url-template)]")
+    requirement = f"torch @ {found.url}"
+    answer = {"spec": ctx.cell.torch, "torch": found.to_dict(), "companions": [], "by_url": True,
+              "requirements": [requirement]}  # fmt: skip
+    return TorchChoice(ctx.cell.torch, "nightly", found.version, (requirement,), index, answer)
 
 
 # Run by the existing Python: what it is, what it can import, and which torch.

@@ -169,6 +169,7 @@ class SuiteCounts:
     errors: int = 0
     skipped: int = 0
     failed_tests: tuple[str, ...] = ()
+    figures: dict[str, float] = field(default_factory=dict)  # numeric test-case properties: speed, memory
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ The flash-attention version is set the way this vLLM ref understands it:
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -27,6 +29,7 @@ PAYLOAD_INI = "pytest-payload.ini"
 DEPENDENCIES = ("pytest", "pytest-xdist", "hypothesis", "transformers")
 PYTEST_JUNIT = "pytest-junit.xml"
 NO_TESTS_COLLECTED = 5
+REAL_MODEL_CASE = "test_real_model_figures"  # generation/test_speed.py on VLLM_MATRIX_MODEL_DIR
 
 
 def payload_dir(environ: Mapping[str, str]) -> Path:
@@ -155,7 +158,22 @@ def read_counts(junit_xml: Path, suites: tuple[str, ...]) -> SuiteCounts:
         key: sum(int(getattr(s, key) or 0) for s in parsed)
         for key in ("tests", "failures", "errors", "skipped")
     }
-    return SuiteCounts(suites, PYTEST_JUNIT, failed_tests=failed, **total)
+    return SuiteCounts(suites, PYTEST_JUNIT, failed_tests=failed, figures=read_figures(junit_xml), **total)
+
+
+def read_figures(junit_xml: Path) -> dict[str, float]:
+    """The numeric properties the test cases recorded (the speed and memory figures; a real model's win)."""
+    try:
+        root = ET.parse(junit_xml).getroot()
+    except (OSError, ET.ParseError):
+        return {}
+    found: dict[str, float] = {}
+    cases = sorted(root.iter("testcase"), key=lambda case: case.get("name") == REAL_MODEL_CASE)
+    for case in cases:
+        for prop in case.iter("property"):
+            with contextlib.suppress(TypeError, ValueError):
+                found[str(prop.get("name"))] = float(str(prop.get("value")))
+    return found
 
 
 def _failure_message(described: str, returncode: int | None, counts: SuiteCounts) -> str:

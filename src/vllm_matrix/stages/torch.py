@@ -36,7 +36,7 @@ def run(ctx: StageContext) -> None:
     requirements = list(ctx.state.torch.requirements)
     uv.pip_install(ctx, requirements, what=f"installing {' '.join(requirements)}", overrides=False)
     installed = installed_version(ctx.venv, "torch")
-    wanted = requirements[0].removeprefix("torch")
+    wanted = f"=={ctx.state.torch.version}"  # the requirement may be a URL (a nightly the index hides)
     if installed is None or not _satisfies(installed, wanted):
         raise ctx.fail(
             f"uv installed torch {installed} but the cell asked for torch{wanted}",
