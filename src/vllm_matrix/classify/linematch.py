@@ -13,6 +13,11 @@ itself. Either way the answer is exactly the regex's, one line at a time.
 Case-insensitive needles are looked for in a lower-cased copy of the block,
 made once per block, and only when lower-casing kept every offset in place.
 
+Logs put prefixes before their lines (CI timestamps, docker build steps, vLLM's
+``(EngineCore_DP0 pid=1)``). A ``strip`` function (the catalogue's) gives a line
+without them; a pattern that anchors at the line start (``^``) is also tried on
+the stripped line, so ``^\\s*Killed$`` matches ``#10 4196.7   Killed``.
+
 The needles come from ``re._parser``, CPython's own (private) regex parser. Its
 shape is pinned by tests/harness/test_linematch.py (a table of patterns and the
 needles they must give, and every built-in catalogue pattern must get some), so
@@ -62,6 +67,8 @@ class Block:
 
 
 Needle = tuple[str, bool]  # (literal, case-insensitive)
+Strip = Callable[[str], str]  # a line without its prefixes (the same object when it has none)
+Accept = Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -70,42 +77,60 @@ class LineMatcher:
 
     pattern: re.Pattern[str]
     needles: tuple[Needle, ...]
+    anchored: bool = False  # the pattern may anchor at a line start: also try it without prefixes
 
-    def first(self, block: Block, pos: int = 0, accept: Callable[[str], bool] | None = None) -> int | None:
+    def matches(self, line: str, strip: Strip | None = None) -> bool:
+        """Whether ``line`` matches, as it is or (for an anchored pattern) without its prefixes."""
+        if self.pattern.search(line) is not None:
+            return True
+        if strip is None or not self.anchored:
+            return False
+        bare = strip(line)
+        return bare is not line and self.pattern.search(bare) is not None
+
+    def first(
+        self, block: Block, pos: int = 0, accept: Accept | None = None, strip: Strip | None = None
+    ) -> int | None:
         """Offset of the start of the first line at or after ``pos`` that matches (and is accepted)."""
-        finder = _Forward(self, block)
+        finder = _Forward(self, block, linewise=self._linewise(strip))
         while (cand := finder.next(pos)) is not None:
             start, end = block.line_at(cand)
             line = block.text[start:end]
-            if self.pattern.search(line) is not None and (accept is None or accept(line)):
+            if self.matches(line, strip) and (accept is None or accept(line)):
                 return start
             pos = end + 1
         return None
 
-    def last(self, block: Block, accept: Callable[[str], bool] | None = None) -> int | None:
+    def last(self, block: Block, accept: Accept | None = None, strip: Strip | None = None) -> int | None:
         """Offset of the start of the last matching (and accepted) line of ``block``."""
         end = len(block.text)
-        for cand in self._backward(block):
+        for cand in self._backward(block, self._linewise(strip)):
             if cand >= end:
                 continue
             start, line_end = block.line_at(cand)
             line = block.text[start:line_end]
-            if self.pattern.search(line) is not None and (accept is None or accept(line)):
+            if self.matches(line, strip) and (accept is None or accept(line)):
                 return start
             end = start
         return None
 
-    def every(self, block: Block) -> Iterator[int]:
+    def every(self, block: Block, strip: Strip | None = None) -> Iterator[int]:
         """Offsets of the starts of every matching line, in order."""
         pos = 0
-        while (start := self.first(block, pos)) is not None:
+        while (start := self.first(block, pos, strip=strip)) is not None:
             yield start
             pos = block.text.find("\n", start) + 1
 
-    def _backward(self, block: Block) -> Iterator[int]:
+    def _linewise(self, strip: Strip | None) -> bool:
+        """A needle-less anchored pattern must see every line: a prefixed line hides its anchor."""
+        return strip is not None and self.anchored and not self.needles
+
+    def _backward(self, block: Block, linewise: bool = False) -> Iterator[int]:
         """Candidate offsets, last first; each is below the previous line start the caller moved to."""
         hay = [(block.haystack(icase), lit) for lit, icase in self.needles]
-        if self.needles and all(h is not None for h, _ in hay):
+        if linewise:
+            yield from _lines_backward(block.text)
+        elif self.needles and all(h is not None for h, _ in hay):
             end = len(block.text)
             while True:
                 found = max(h.rfind(lit, 0, end) for h, lit in hay if h is not None)
@@ -122,14 +147,17 @@ class LineMatcher:
 class _Forward:
     """Next candidate offset at or after a position, remembering where each needle was seen."""
 
-    def __init__(self, matcher: LineMatcher, block: Block) -> None:
+    def __init__(self, matcher: LineMatcher, block: Block, linewise: bool = False) -> None:
         self.matcher = matcher
         self.block = block
+        self.linewise = linewise
         self.hay = [(block.haystack(icase), lit) for lit, icase in matcher.needles]
         self.usable = bool(matcher.needles) and all(h is not None for h, _ in self.hay)
         self.seen: list[int] = [-2] * len(self.hay)  # -2: not looked yet; -1: absent after here
 
     def next(self, pos: int) -> int | None:
+        if self.linewise:
+            return pos if pos < len(self.block.text) else None
         if not self.usable:
             m = self.matcher.pattern.search(self.block.text, pos)
             return None if m is None else m.start()
@@ -142,6 +170,15 @@ class _Forward:
             if at >= 0 and (best < 0 or at < best):
                 best = at
         return None if best < 0 else best
+
+
+def _lines_backward(text: str) -> Iterator[int]:
+    """The start of every line of ``text`` (whole lines ending in newlines), last first."""
+    end = len(text) - 1
+    while end >= 0:
+        start = text.rfind("\n", 0, end) + 1
+        yield start
+        end = start - 1
 
 
 def _regex_backward(pattern: re.Pattern[str], text: str) -> Iterator[int]:
@@ -169,7 +206,8 @@ def compile_matcher(pattern: re.Pattern[str]) -> LineMatcher:
         needles = None
     if not needles or min(len(lit) for lit, _ in needles) < MIN_NEEDLE:
         needles = ()
-    return LineMatcher(pattern, tuple((lit.lower() if ic else lit, ic) for lit, ic in needles))
+    lits = tuple((lit.lower() if ic else lit, ic) for lit, ic in needles)
+    return LineMatcher(pattern, lits, anchored="^" in pattern.pattern or "\\A" in pattern.pattern)
 
 
 def _required(items: list[tuple[Any, Any]], icase: bool) -> tuple[Needle, ...] | None:

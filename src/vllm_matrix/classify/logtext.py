@@ -6,7 +6,8 @@ colour codes, CRLF line ends and carriage-return progress bars
 lines, into blocks of about ``BLOCK`` characters, each made of whole lines
 ending in ``\\n``, where:
 
-- bytes that are not UTF-8 become U+FFFD (the line is kept);
+- bytes that are not UTF-8 become lone surrogates (``surrogateescape``: the line
+  is kept, and ``printable`` shows each such byte as ``\\xNN``);
 - ANSI escape sequences (colours, cursor moves, OSC titles) are removed;
 - a line rewritten with carriage returns keeps only its last state, as a
   terminal would show it; CRLF becomes LF;
@@ -55,6 +56,21 @@ def _last_states(text: str) -> str:
     return "".join(out)
 
 
+def printable(line: str) -> str:
+    """``line`` safe to print: control characters, other unprintable characters and undecodable
+    bytes escaped (``\\x1b``, ``\\u2028``, ``\\xff``); tabs kept."""
+    if line.isprintable():
+        return line
+    return "".join(ch if ch.isprintable() or ch == "\t" else _escape(ch) for ch in line)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def blocks_from_stream(stream: BinaryIO, block: int | None = None) -> Iterator[str]:
     """Clean blocks of whole lines from a binary stream, read ``block`` bytes at a time.
 
@@ -76,9 +92,9 @@ def blocks_from_stream(stream: BinaryIO, block: int | None = None) -> Iterator[s
         if len(carry) > MAX_LINE:
             whole, carry, skipping = whole + carry[:MAX_LINE] + b"\n", b"", True
         if whole:
-            yield clean(whole.decode("utf-8", "replace"))
+            yield clean(whole.decode("utf-8", "surrogateescape"))
     if carry:
-        yield clean(carry.decode("utf-8", "replace") + "\n")
+        yield clean(carry.decode("utf-8", "surrogateescape") + "\n")
 
 
 def blocks_from_lines(lines: Iterable[str | bytes], block: int | None = None) -> Iterator[str]:
@@ -90,7 +106,7 @@ def blocks_from_lines(lines: Iterable[str | bytes], block: int | None = None) ->
     parts: list[str] = []
     size = 0
     for line in lines:
-        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+        text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
         text = text[:-1] if text.endswith("\n") else text
         parts.append(text[:MAX_LINE] if len(text) > MAX_LINE else text)
         size += len(text) + 1
