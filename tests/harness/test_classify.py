@@ -357,3 +357,39 @@ def test_fa3_refusal_in_vllm_026_wording() -> None:
     # vllm 0.26.0 on a non-Hopper GPU (seen on the H200 run's wording, sm_120 would print the same)
     line = "AssertionError: FA3 is only supported on devices with compute capability 9.x"
     assert classify.classify_lines(["INFO loading", line], stage="suites").klass == "FA3_UNSUPPORTED"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_automaton_and_plain_finds_agree(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    stage = CASES[name][0]
+    fast = classify.classify_file(LOGS / name, stage)
+    assert classify.needle_set(catalogue.builtin(), stage).fast
+    monkeypatch.setattr(classify, "_FAST", False)
+    assert not classify.needle_set(catalogue.builtin(), stage).fast
+    assert classify.classify_file(LOGS / name, stage) == fast
+
+
+def test_evidence_is_printable_text_whatever_bytes_the_log_holds(tmp_path: Path) -> None:
+    log = tmp_path / "garbage.log"
+    log.write_bytes(
+        b"\x00\x01\x02\xfe\xff binary junk \x1b]0;title\x07\n"
+        b"\x7fELF\x02\x01\x01\x00 \x9b\xc3(\n"
+        b"RuntimeError: bad \xff\xfe bytes, a bell \x07 and\x0b\x0c a tab\tin the message\n"
+    )
+    d = classify.classify_file(log, "suites")
+    assert d.klass == "OTHER" and d.line_number == 3
+    shown = "RuntimeError: bad \\xff\\xfe bytes, a bell \\x07 and\\x0b\\x0c a tab\tin the message"
+    assert d.evidence == (shown,)
+    assert all(line.replace("\t", " ").isprintable() for line in d.evidence)
+    json.dumps(d.to_dict(), ensure_ascii=False).encode()  # no lone surrogates left to trip an encoder
+    crash = classify.classify_lines([b"Fatal Python error: Segmentation fault\x00\xff"], "suites")
+    assert crash.klass == "SEGFAULT"
+    assert crash.evidence == ("Fatal Python error: Segmentation fault\\x00\\xff",)
+
+
+def test_cli_prints_garbage_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "garbage.log"
+    log.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xd8\xff error: \x1b[31mboom\x1b[0m \x90\n")
+    assert cli.main(["classify", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert out.isascii() and "\x00" not in out and "\\xff\\xd8\\xff error: boom \\x90" in out

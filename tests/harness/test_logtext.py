@@ -74,3 +74,20 @@ def test_a_huge_line_is_cut_and_the_rest_kept(monkeypatch: pytest.MonkeyPatch) -
 def test_lines_as_str_or_bytes_with_or_without_ends() -> None:
     lines: list[str | bytes] = ["a\n", b"b\r\n", "c", b"\xff", "", "d\n"]
     assert "".join(logtext.blocks_from_lines(lines, block=4)) == "a\nb\nc\n\udcff\n\nd\n"
+
+
+CHARS = ["a", " ", "\n", "\r", "\x1b", "[", "]", "3", "1", "m", "é", "\x07", "\udcff"]
+TEXTS = st.text(alphabet=st.sampled_from(CHARS))
+
+
+@given(TEXTS)
+def test_byte_blocks_and_line_text_show_what_clean_shows(text: str) -> None:
+    data = text.encode("utf-8", "surrogateescape")
+    via_bytes = [
+        logtext.line_text(line)
+        for block in logtext.byte_blocks_from_stream(io.BytesIO(data), block=5)
+        for line in block.split(b"\n")[:-1]
+    ]
+    whole = logtext.clean(text if text.endswith("\n") or not text else text + "\n")
+    assert via_bytes == whole.split("\n")[:-1]
+    assert logtext.strip_ansi(data) == logtext._ANSI.sub("", text).encode("utf-8", "surrogateescape")

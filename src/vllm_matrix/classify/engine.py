@@ -60,6 +60,7 @@ pass of each signature over the log.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +68,7 @@ from typing import Any
 
 from vllm_matrix.classify import catalogue, logtext
 from vllm_matrix.classify.catalogue import Catalogue, Signature
-from vllm_matrix.classify.linematch import Block, Strip, compile_matcher
+from vllm_matrix.classify.linematch import Block, NeedleSet, Strip, compile_matcher
 from vllm_matrix.classify.logtext import printable
 from vllm_matrix.errors import InputError
 
@@ -109,7 +110,7 @@ def classify_file(path: Path, stage: str | None = None, catalogues: Sequence[Pat
     cat = catalogue.load(catalogues)
     try:
         with Path(path).open("rb") as stream:
-            return _classify(logtext.blocks_from_stream(stream), catalogue.check_stage(stage), cat)
+            return _classify(logtext.byte_blocks_from_stream(stream), catalogue.check_stage(stage), cat)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the log ({exc.strerror or exc})") from None
 
@@ -119,14 +120,30 @@ def classify_lines(
 ) -> Diagnosis:
     """Classify a log given as lines (str or bytes, with or without line ends)."""
     cat = catalogue.load(catalogues)
-    return _classify(logtext.blocks_from_lines(lines), catalogue.check_stage(stage), cat)
+    return _classify(logtext.byte_blocks_from_lines(lines), catalogue.check_stage(stage), cat)
 
 
-def _classify(blocks: Iterable[str], stage: str | None, cat: Catalogue) -> Diagnosis:
+def _classify(blocks: Iterable[bytes], stage: str | None, cat: Catalogue) -> Diagnosis:
     scan = _Scan(cat, stage)
     for block in blocks:
         scan.feed(block)
     return scan.diagnosis()
+
+
+def needle_set(cat: Catalogue, stage: str | None) -> NeedleSet:
+    """Every needle the scan of ``stage`` looks for, found together in one pass per block."""
+    return _needle_set(cat, stage, _FAST)
+
+
+@functools.lru_cache(maxsize=64)
+def _needle_set(cat: Catalogue, stage: str | None, fast: bool) -> NeedleSet:
+    sigs = [*cat.failures(stage), *cat.notes(stage)]
+    patterns = [p for s in sigs for p in (*s.patterns, *s.prefer)]
+    patterns += [cat.error_line, *cat.first_error]
+    return NeedleSet((compile_matcher(p) for p in patterns), fast=fast)
+
+
+_FAST = True  # find needles with the Aho-Corasick automaton when it is installed (tests turn it off)
 
 
 @dataclass
@@ -157,11 +174,12 @@ class _Scan:
         self.todo = self.cat.failures(self.stage)
         self.note_sigs = self.cat.notes(self.stage)
         self.fallback = _Fallback(self.cat)
+        self.needles = needle_set(self.cat, self.stage)
 
-    def feed(self, text: str) -> None:
+    def feed(self, data: bytes) -> None:
         """Scan one block of whole lines (each ending in a newline)."""
-        block = Block(text)
-        self._context(text, self.lines_before + 1)
+        block = Block(data, self.needles)
+        self._context(block, 0, self.lines_before + 1)
         for sig in self.todo:
             hit = self.hits.get(sig.name)
             if hit is None or hit.trailer:
@@ -171,21 +189,22 @@ class _Scan:
                 self._prefer(hit, block)
         self._notes(block)
         self.fallback.feed(block, self.lines_before)
-        self.lines_before += text.count("\n")
+        self.lines_before += data.count(b"\n")
 
-    def _number(self, text: str, offset: int) -> int:
-        return self.lines_before + text.count("\n", 0, offset) + 1
+    def _number(self, block: Block, offset: int) -> int:
+        return self.lines_before + block.count_lines(offset) + 1
 
     def _search(self, sig: Signature, block: Block, old: _Hit | None) -> None:
         """Record ``sig``'s first evidence in ``block``: a line that is no trailer, else a trailer."""
-        text, pos = block.text, 0
+        pos = 0
         while (found := _first(sig, block, pos, self.cat.strip)) is not None:
-            end = text.find("\n", found)
-            line = text[found:end]
+            end = block.data.find(b"\n", found)
+            line = block.line(found, end)
             trailer = self.cat.is_boilerplate(line)
             if not trailer or old is None:
-                old = self._record(sig, self._number(text, found), line, trailer)
-                self._context(text[end + 1 :], self._number(text, found) + 1, only=old)
+                number = self._number(block, found)
+                old = self._record(sig, number, line, trailer)
+                self._context(block, end + 1, number + 1, only=old)
                 if not trailer:
                     return
             pos = end + 1
@@ -200,36 +219,37 @@ class _Scan:
 
     def _prefer(self, hit: _Hit, block: Block) -> None:
         """Look for a line of ``hit``'s ``prefer`` patterns better than the one it has."""
-        text = block.text
         pos = 0
         if hit.line_number > self.lines_before:  # the hit is in this block: look from its line on
-            pos = _offset_of_line(text, hit.line_number - self.lines_before)
+            pos = _offset_of_line(block.data, hit.line_number - self.lines_before)
         best = len(hit.sig.prefer) if hit.preferred is None else hit.preferred[0]
         for rank, pattern in enumerate(hit.sig.prefer[:best]):
             found = compile_matcher(pattern).first(block, pos, strip=self.cat.strip)
             if found is not None:
-                hit.preferred = (rank, self._number(text, found), text[found : text.find("\n", found)])
+                line = block.line(found, block.data.find(b"\n", found))
+                hit.preferred = (rank, self._number(block, found), line)
                 return
 
-    def _context(self, text: str, first_number: int, only: _Hit | None = None) -> None:
-        """Give hits that want following lines the non-blank lines at the start of ``text``."""
+    def _context(self, block: Block, pos: int, first_number: int, only: _Hit | None = None) -> None:
+        """Give hits that want following lines the non-blank lines from ``pos`` on."""
+        data = block.data
         for hit in [only] if only else list(self.hits.values()):
-            pos, number = 0, first_number
-            while hit.wanted > 0 and pos < len(text):
-                end = text.find("\n", pos)
-                line = text[pos:end].rstrip()
+            at, number = pos, first_number
+            while hit.wanted > 0 and at < len(data):
+                end = data.find(b"\n", at)
+                line = block.line(at, end).rstrip()
                 if line:
                     if hit.heading is not None and not hit.lines:
                         hit.line_number = number
                     hit.lines.append(line)
                     hit.wanted -= 1
-                pos, number = end + 1, number + 1
+                at, number = end + 1, number + 1
 
     def _notes(self, block: Block) -> None:
         for sig in self.note_sigs:
             for pattern in sig.patterns:
                 for start in compile_matcher(pattern).every(block, self.cat.strip):
-                    line = block.text[start : block.text.find("\n", start)].strip()
+                    line = block.line(start, block.data.find(b"\n", start)).strip()
                     note = f"{sig.name}: {printable(line)}"
                     if len(self.notes) < MAX_NOTES and note not in self.notes and not sig.rejects(line):
                         self.notes.append(note)
@@ -275,55 +295,64 @@ class _Fallback:
         return self.first_error or self.last_error or self.last_line
 
     def feed(self, block: Block, lines_before: int) -> None:
-        text = block.text
+        data = block.data
         if self.heading:
-            self._message_of_heading(text, 0, lines_before + 1)
+            self._message_of_heading(block, 0, lines_before + 1)
         if self.first_error is None:
             self._first(block, lines_before)
-        accept = self._not_trailer
-        found = self.error_line.last(block, accept, self.cat.strip)
+        found = self.error_line.last(block, self._not_trailer, self.cat.strip)
         if found is not None:
-            end = text.find("\n", found)
-            number = lines_before + text.count("\n", 0, found) + 1
-            self.last_error = (number, text[found:end].strip())
-            self.heading = any(h.search(self.cat.strip(text[found:end])) for h in self.cat.heading)
+            end = data.find(b"\n", found)
+            number = lines_before + block.count_lines(found) + 1
+            line = block.line(found, end)
+            self.last_error = (number, line.strip())
+            self.heading = any(h.search(self.cat.strip(line)) for h in self.cat.heading)
             if self.heading:
-                self._message_of_heading(text, end + 1, number + 1)
-        stripped = text.rstrip()
-        if stripped:
-            start = stripped.rfind("\n") + 1
-            self.last_line = (lines_before + stripped.count("\n") + 1, stripped[start:].strip())
+                self._message_of_heading(block, end + 1, number + 1)
+        self._last_line(block, lines_before)
+
+    def _last_line(self, block: Block, lines_before: int) -> None:
+        """Remember the block's last non-blank line."""
+        data = block.data
+        end = len(data) - 1
+        while end >= 0:
+            start = data.rfind(b"\n", 0, end) + 1
+            line = block.line(start, end).strip()
+            if line:
+                self.last_line = (lines_before + block.count_lines(start) + 1, line)
+                return
+            end = start - 1
 
     def _not_trailer(self, line: str) -> bool:
         return not self.cat.is_boilerplate(line)
 
     def _first(self, block: Block, lines_before: int) -> None:
-        text = block.text
         offsets = [
             compile_matcher(p).first(block, accept=self._not_trailer, strip=self.cat.strip)
             for p in self.cat.first_error
         ]
         found = min((o for o in offsets if o is not None), default=None)
         if found is not None:
-            line = text[found : text.find("\n", found)].strip()
-            self.first_error = (lines_before + text.count("\n", 0, found) + 1, line)
+            line = block.line(found, block.data.find(b"\n", found)).strip()
+            self.first_error = (lines_before + block.count_lines(found) + 1, line)
 
-    def _message_of_heading(self, text: str, pos: int, number: int) -> None:
+    def _message_of_heading(self, block: Block, pos: int, number: int) -> None:
         """Replace a heading error line by the first non-blank line from ``pos`` on, if there is one."""
-        while pos < len(text):
-            end = text.find("\n", pos)
-            line = text[pos:end].strip()
+        data = block.data
+        while pos < len(data):
+            end = data.find(b"\n", pos)
+            line = block.line(pos, end).strip()
             if line:
                 self.last_error, self.heading = (number, line), False
                 return
             pos, number = end + 1, number + 1
 
 
-def _offset_of_line(text: str, index: int) -> int:
-    """Offset of the start of the ``index``-th (1-based) line of ``text``."""
+def _offset_of_line(data: bytes, index: int) -> int:
+    """Offset of the start of the ``index``-th (1-based) line of ``data``."""
     pos = 0
     for _ in range(index - 1):
-        pos = text.find("\n", pos) + 1
+        pos = data.find(b"\n", pos) + 1
     return pos
 
 
