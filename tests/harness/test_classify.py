@@ -393,3 +393,63 @@ def test_cli_prints_garbage_escaped(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert cli.main(["classify", str(log)]) == 0
     out = capsys.readouterr().out
     assert out.isascii() and "\x00" not in out and "\\xff\\xd8\\xff error: boom \\x90" in out
+
+
+def test_a_crash_names_the_test_and_the_signal_and_sigill_stays_its_own_class() -> None:
+    crash = "worker 'gw0' crashed while running 'kernels/test_x.py::test_y[bf16]'"
+    for signal_line, klass in (
+        ("Fatal Python error: Segmentation fault", "SEGFAULT"),
+        ("Fatal Python error: Aborted", "ABORT"),
+        ("Fatal Python error: Illegal instruction", "ILLEGAL_INSTRUCTION"),
+    ):
+        lines = ["kernels/test_x.py ..", signal_line, "", "[gw0] node down: Not properly terminated", crash]
+        d = classify.classify_lines(lines, "suites")
+        assert (d.klass, d.line_number, d.evidence[:2]) == (klass, 5, (crash, signal_line)), d
+    only_node_down = classify.classify_lines(
+        ["..", "[gw1] node down: Not properly terminated", "F"], "suites"
+    )
+    assert only_node_down.klass == "SEGFAULT" and only_node_down.line_number == 2
+    exit_code = [
+        "RuntimeError: Engine core initialization failed. Failed core proc(s): {'EngineCore_DP0': -11}"
+    ]
+    assert classify.classify_lines(exit_code, "suites").klass == "SEGFAULT"
+    assert classify.classify_lines(["tests/a.py::test_segfault_guard PASSED"], "suites").klass == "OTHER"
+
+
+def test_never_a_trailer_when_a_better_line_exists() -> None:
+    cmake = [
+        "CMake Error at cmake/cpu_extension.cmake:136 (message):",
+        "  X86 backend requires gcc/g++ >= 12.3",
+        "-- Configuring incomplete, errors occurred!",
+    ]
+    d = classify.classify_lines(cmake, "build")
+    assert (d.klass, d.line_number, d.evidence[0]) == (
+        "CMAKE_CONFIGURE",
+        2,
+        "X86 backend requires gcc/g++ >= 12.3",
+    )
+    trailer_only = classify.classify_lines(["-- Configuring incomplete, errors occurred!"], "build")
+    assert trailer_only.evidence == ("-- Configuring incomplete, errors occurred!",)
+    network = [
+        "    raise ReadTimeoutError(self._pool, None, 'Read timed out.')",
+        "urllib3.exceptions.ReadTimeoutError: HTTPSConnectionPool(host='x', port=443): Read timed out.",
+    ]
+    assert classify.classify_lines(network, "torch").line_number == 2
+    compiler = [
+        'a.cu(12): error: identifier "x" is undefined',
+        'a.cu(20): error: expected a ";"',
+        '2 errors detected in the compilation of "a.cu".',
+        "ninja: build stopped: subcommand failed.",
+    ]
+    other = classify.classify_lines(compiler, "build")
+    assert (other.klass, other.line_number) == ("OTHER", 1)  # a compiler's first error
+
+
+def test_line_prefixes_do_not_hide_anchored_signatures() -> None:
+    for line in ("#10 4196.7   Killed", "[2024-10-22T15:09:27Z] #25 15.41   Killed", "[build] Killed"):
+        assert (
+            classify.classify_lines(["[1/2] Building CXX object a.o", line], "build").klass == "COMPILE_OOM"
+        )
+    heading = ["RuntimeError:", "", "The detected CUDA version (12.2) mismatches the version used"]
+    d = classify.classify_lines(heading, "build")
+    assert (d.klass, d.line_number, d.evidence) == ("OTHER", 3, (heading[2],))

@@ -116,7 +116,7 @@ class Catalogue:
             return None
         return re.compile("(?:" + "|".join(f"(?:{p.pattern})" for p in self.prefixes) + ")+")
 
-    def strip(self, line: str) -> str:
+    def without_prefix(self, line: str) -> str:
         """``line`` without its leading prefixes (the same object when it has none)."""
         prefix = self.prefix
         found = prefix.match(line) if prefix is not None else None
@@ -124,7 +124,7 @@ class Catalogue:
 
     def is_boilerplate(self, line: str) -> bool:
         """A tool's trailer (``[other] ignore``), with or without its line prefixes."""
-        bare = self.strip(line)
+        bare = self.without_prefix(line)
         return any(b.search(line) or (bare is not line and b.search(bare)) for b in self.boilerplate)
 
 

@@ -197,7 +197,7 @@ class _Scan:
     def _search(self, sig: Signature, block: Block, old: _Hit | None) -> None:
         """Record ``sig``'s first evidence in ``block``: a line that is no trailer, else a trailer."""
         pos = 0
-        while (found := _first(sig, block, pos, self.cat.strip)) is not None:
+        while (found := _first(sig, block, pos, self.cat.without_prefix)) is not None:
             end = block.data.find(b"\n", found)
             line = block.line(found, end)
             trailer = self.cat.is_boilerplate(line)
@@ -224,7 +224,7 @@ class _Scan:
             pos = _offset_of_line(block.data, hit.line_number - self.lines_before)
         best = len(hit.sig.prefer) if hit.preferred is None else hit.preferred[0]
         for rank, pattern in enumerate(hit.sig.prefer[:best]):
-            found = compile_matcher(pattern).first(block, pos, strip=self.cat.strip)
+            found = compile_matcher(pattern).first(block, pos, strip=self.cat.without_prefix)
             if found is not None:
                 line = block.line(found, block.data.find(b"\n", found))
                 hit.preferred = (rank, self._number(block, found), line)
@@ -248,7 +248,7 @@ class _Scan:
     def _notes(self, block: Block) -> None:
         for sig in self.note_sigs:
             for pattern in sig.patterns:
-                for start in compile_matcher(pattern).every(block, self.cat.strip):
+                for start in compile_matcher(pattern).every(block, self.cat.without_prefix):
                     line = block.line(start, block.data.find(b"\n", start)).strip()
                     note = f"{sig.name}: {printable(line)}"
                     if len(self.notes) < MAX_NOTES and note not in self.notes and not sig.rejects(line):
@@ -300,13 +300,13 @@ class _Fallback:
             self._message_of_heading(block, 0, lines_before + 1)
         if self.first_error is None:
             self._first(block, lines_before)
-        found = self.error_line.last(block, self._not_trailer, self.cat.strip)
+        found = self.error_line.last(block, self._not_trailer, self.cat.without_prefix)
         if found is not None:
             end = data.find(b"\n", found)
             number = lines_before + block.count_lines(found) + 1
             line = block.line(found, end)
             self.last_error = (number, line.strip())
-            self.heading = any(h.search(self.cat.strip(line)) for h in self.cat.heading)
+            self.heading = any(h.search(self.cat.without_prefix(line)) for h in self.cat.heading)
             if self.heading:
                 self._message_of_heading(block, end + 1, number + 1)
         self._last_line(block, lines_before)
@@ -328,7 +328,7 @@ class _Fallback:
 
     def _first(self, block: Block, lines_before: int) -> None:
         offsets = [
-            compile_matcher(p).first(block, accept=self._not_trailer, strip=self.cat.strip)
+            compile_matcher(p).first(block, accept=self._not_trailer, strip=self.cat.without_prefix)
             for p in self.cat.first_error
         ]
         found = min((o for o in offsets if o is not None), default=None)
