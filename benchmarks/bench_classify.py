@@ -1,24 +1,37 @@
-"""Time to classify a 200 MB build log, and the memory it takes.
+"""Time to classify a 200 MB build log, the memory it takes, and the accuracy on the real-log corpus.
 
-Run: ``python3 benchmarks/bench_classify.py [MB]``. Prints figures; asserts nothing.
+Run: ``python3 benchmarks/bench_classify.py [MB]``. Prints figures; asserts nothing
+(tests/harness/test_corpus.py holds the accuracy, tests/harness/test_classify.py the memory).
 The log is generated in /tmp the way a long vLLM build prints: CMake
 configure output, ninja progress lines with nvcc warnings, pip progress
 bars redrawn with carriage returns, ANSI colours, a few non-UTF-8 bytes,
 and the decisive ``nvcc fatal`` line near the end, followed by pip's trailer.
 Three passes: the build stage (its classes, decisive line found), the suites
 stage (no class applies: the OTHER fallback path), and no stage (every class).
+Each prints wall-clock and CPU-time throughput (on a shared machine the CPU
+figure is the classifier's own), and whether the one-pass needle automaton
+(ahocorasick-rs) was used.
+
+Then the corpus (tests/resources/corpus): per class, how many entries of its dev
+part (tuned on) and its test part (held out) get the right class and the right
+decisive line, as ``evaluate.py --split dev|test`` prints them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import resource
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from types import ModuleType
 
+from vllm_matrix.classify import catalogue
 from vllm_matrix.classify import engine as classify
+
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "resources" / "corpus"
 
 HEAD = """\
   -- The CUDA compiler identification is NVIDIA 12.4.131
@@ -68,13 +81,52 @@ def write_log(path: Path, megabytes: int) -> int:
 
 def timed(path: Path, stage: str | None) -> None:
     size = path.stat().st_size
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     d = classify.classify_file(path, stage)
-    took = time.perf_counter() - start
+    took, cpu_took = time.perf_counter() - start, time.process_time() - cpu
+    fast = "automaton" if classify.needle_set(catalogue.builtin(), stage).fast else "bytes.find"
     print(
-        f"  stage={stage or 'any':7} {took:6.2f} s  {size / took / 1e6:6.1f} MB/s  -> {d.klass} "
-        f"(line {d.line_number}) {d.evidence[0][:60]!r}"
+        f"  stage={stage or 'any':7} {took:6.2f} s  {size / took / 1e6:6.1f} MB/s wall, "
+        f"{size / cpu_took / 1e6:6.1f} MB/s CPU ({fast}) -> {d.klass} (line {d.line_number}) "
+        f"{d.evidence[0][:48]!r}"
     )
+
+
+def corpus_evaluate() -> ModuleType:
+    """tests/resources/corpus/evaluate.py, imported from its path."""
+    spec = importlib.util.spec_from_file_location("corpus_evaluate", CORPUS / "evaluate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def corpus() -> None:
+    """Per-class figures of the real-log corpus, dev and test part side by side."""
+    ev = corpus_evaluate()
+    start = time.perf_counter()
+    reports = {}
+    for split in ("dev", "test"):
+        entries = ev.load_entries(split)
+        reports[split] = ev.score(split, entries, [ev.classify_in_process(e) for e in entries])
+    took = time.perf_counter() - start
+    total = sum(r["total"] for r in reports.values())
+    print(f"corpus: {total} real logs classified in {took:.1f} s (class right / decisive line right)")
+    print(f"  {'class':30} {'dev':>22} {'test':>22}")
+    classes = sorted({k for r in reports.values() for k in r["per_class"]})
+    for name in [*classes, "OVERALL"]:
+        print(f"  {name:30} {_cell(reports['dev'], name):>22} {_cell(reports['test'], name):>22}")
+
+
+def _cell(report: dict[str, object], name: str) -> str:
+    per = report["per_class"]
+    assert isinstance(per, dict)
+    row = report if name == "OVERALL" else per.get(name)
+    if not isinstance(row, dict) or not row.get("n", row.get("total")):
+        return "-"
+    n = int(row.get("n", row.get("total", 0)))
+    c, d = int(row["class_correct"]), int(row["decisive_correct"])
+    return f"{c}/{n} {100 * c / n:3.0f}% {d}/{n} {100 * d / n:3.0f}%"
 
 
 def main() -> None:
@@ -92,6 +144,7 @@ def main() -> None:
         tracemalloc.stop()
         print(f"  peak Python memory while classifying: {peak / 1e6:.1f} MB (log {size / 1e6:.0f} MB)")
         print(f"  max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB")
+    corpus()
 
 
 if __name__ == "__main__":

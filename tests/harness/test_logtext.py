@@ -31,11 +31,31 @@ def test_cleaning_never_changes_the_line_count(text: str) -> None:
     assert logtext.clean(text).count("\n") == text.count("\n")
 
 
-def test_stream_blocks_are_whole_lines_and_decode_bad_bytes() -> None:
+def test_stream_blocks_are_whole_lines_and_keep_bad_bytes() -> None:
     data = b"caf\xc3\xa9 ok\nlatin-1 \xe9 byte\r\nlast line without newline"
     blocks = list(logtext.blocks_from_stream(io.BytesIO(data), block=7))
     assert all(b.endswith("\n") for b in blocks)
-    assert "".join(blocks) == "café ok\nlatin-1 \ufffd byte\nlast line without newline\n"
+    text = "".join(blocks)
+    assert text == "café ok\nlatin-1 \udce9 byte\nlast line without newline\n"  # surrogateescape
+    assert text.encode("utf-8", "surrogateescape") == data.replace(b"\r\n", b"\n") + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("plain text: ünïcode ✓", "plain text: ünïcode ✓"),
+        ("tab\tkept", "tab\tkept"),
+        ("bell\x07 nul\x00 del\x7f", "bell\\x07 nul\\x00 del\\x7f"),
+        ("c1 \x9b and a line separator \u2028", "c1 \\x9b and a line separator \\u2028"),
+        (
+            "bad bytes \udcff\udc80",
+            "bad bytes \\xff\\x80",
+        ),  # undecodable bytes, as surrogateescape keeps them
+    ],
+)
+def test_printable_escapes_what_a_terminal_would_not_show(line: str, shown: str) -> None:
+    assert logtext.printable(line) == shown
+    assert logtext.printable(line).isprintable() or "\t" in line
 
 
 def test_a_line_split_inside_a_utf8_sequence_is_still_decoded() -> None:
@@ -53,4 +73,21 @@ def test_a_huge_line_is_cut_and_the_rest_kept(monkeypatch: pytest.MonkeyPatch) -
 
 def test_lines_as_str_or_bytes_with_or_without_ends() -> None:
     lines: list[str | bytes] = ["a\n", b"b\r\n", "c", b"\xff", "", "d\n"]
-    assert "".join(logtext.blocks_from_lines(lines, block=4)) == "a\nb\nc\n\ufffd\n\nd\n"
+    assert "".join(logtext.blocks_from_lines(lines, block=4)) == "a\nb\nc\n\udcff\n\nd\n"
+
+
+CHARS = ["a", " ", "\n", "\r", "\x1b", "[", "]", "3", "1", "m", "é", "\x07", "\udcff"]
+TEXTS = st.text(alphabet=st.sampled_from(CHARS))
+
+
+@given(TEXTS)
+def test_byte_blocks_and_line_text_show_what_clean_shows(text: str) -> None:
+    data = text.encode("utf-8", "surrogateescape")
+    via_bytes = [
+        logtext.line_text(line)
+        for block in logtext.byte_blocks_from_stream(io.BytesIO(data), block=5)
+        for line in block.split(b"\n")[:-1]
+    ]
+    whole = logtext.clean(text if text.endswith("\n") or not text else text + "\n")
+    assert via_bytes == whole.split("\n")[:-1]
+    assert logtext.strip_ansi(data) == logtext._ANSI.sub("", text).encode("utf-8", "surrogateescape")

@@ -95,7 +95,7 @@ def test_missing_program_is_exit_127_not_an_exception(tmp_path: Path) -> None:
     assert "cannot start /nonexistent/tool" in (tmp_path / "a.log").read_text()
 
 
-def test_interrupt_kills_the_group_and_propagates(tmp_path: Path) -> None:
+def test_interrupt_kills_the_group_and_propagates(tmp_path: Path, default_sigint: None) -> None:
     pidfile = tmp_path / "pid"
     # The child interrupts us (as Ctrl-C would) once it is running, then hangs.
     code = (

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from indexserver import serve
+from interrupts import sigint_default
 
 from vllm_matrix.results import RunStore
 
@@ -104,7 +105,14 @@ def test_ctrl_c_records_the_interrupted_cell_and_resume_is_offered(
             tmp_path, VLLM_MATRIX_INDEX_RELEASE=index.url, VLLM_MATRIX_INDEX_PYPI=f"{index.url}/simple"
         )
         argv = [sys.executable, "-m", "vllm_matrix", "--matrix", MATRIX, "run", "cpu_reference", "--run", "c"]
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(  # SIGINT at its default in the child, even under nohup ... &
+            argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=sigint_default,
+        )
         log = tmp_path / "r" / "c" / "cells" / "cpu_reference" / "logs" / "torch.log"
         deadline = time.monotonic() + 60
         while not log.exists() and time.monotonic() < deadline:

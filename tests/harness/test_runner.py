@@ -168,7 +168,9 @@ def _interrupting(tmp_path: Path) -> tuple[config.MatrixConfig, list[Cell]]:
     return make_cells(tmp_path, *entries)
 
 
-def test_ctrl_c_records_finished_cells_and_the_interrupted_one_then_resume_continues(tmp_path: Path) -> None:
+def test_ctrl_c_records_finished_cells_and_the_interrupted_one_then_resume_continues(
+    tmp_path: Path, default_sigint: None
+) -> None:
     cfg, cells = _interrupting(tmp_path)
     fake = Stages()
     # Cell b's suites process sends SIGINT to the runner, as Ctrl-C in the terminal would.

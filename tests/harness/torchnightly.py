@@ -52,13 +52,23 @@ def nightly_version(date: str, base: str = "2.13.0", local: str = "cpu") -> str:
 
 
 def source_wheel(cache: Path) -> Path:
-    """The torch 2.13.0+cpu wheel, via ``pip download`` (honours pip's find-links)."""
+    """The torch 2.13.0+cpu wheel, via ``pip download`` (honours pip's configured find-links).
+
+    The test environment may have no pip (nox makes its venvs with uv), so the pip is that of the
+    first Python that has one: this one, the one its venv was made from, ``python3`` on PATH.
+    A local ``$VLLM_MATRIX_INDEX_RELEASE`` directory is searched too.
+    """
     dest = cache / "source"
     found = sorted(dest.glob(f"torch-{SOURCE_VERSION}-*.whl"))
     if found:
         return found[0]
     dest.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(dest)]
+    python = python_with_pip()
+    argv = [python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(dest)]
+    argv += _python_tags()
+    release = os.environ.get("VLLM_MATRIX_INDEX_RELEASE", "")
+    if release and Path(release).is_dir():
+        argv += ["--find-links", release]
     try:
         proc = subprocess.run(
             [*argv, f"torch=={SOURCE_VERSION}"], capture_output=True, text=True, timeout=600, check=False
@@ -68,8 +78,32 @@ def source_wheel(cache: Path) -> Path:
     found = sorted(dest.glob(f"torch-{SOURCE_VERSION}-*.whl"))
     if proc.returncode != 0 or not found:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise WheelUnavailable(f"pip cannot provide torch=={SOURCE_VERSION} here: {last}")
+        raise WheelUnavailable(f"pip ({python}) cannot provide torch=={SOURCE_VERSION} here: {last}")
     return found[0]
+
+
+def python_with_pip() -> str:
+    """The first of this Python, its venv's base Python and ``python3`` on PATH that can run pip."""
+    seen: list[str] = []
+    for candidate in (sys.executable, getattr(sys, "_base_executable", ""), shutil.which("python3") or ""):
+        if not candidate or candidate in seen:
+            continue
+        seen.append(candidate)
+        try:
+            ok = subprocess.run(
+                [candidate, "-m", "pip", "--version"], capture_output=True, timeout=60
+            ).returncode
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if ok == 0:
+            return candidate
+    raise WheelUnavailable(f"no Python with pip to download torch=={SOURCE_VERSION} ({', '.join(seen)})")
+
+
+def _python_tags() -> list[str]:
+    """``pip download`` options that pick the wheel for this interpreter, whichever pip runs."""
+    version = f"{sys.version_info.major}{sys.version_info.minor}"
+    return ["--python-version", version, "--implementation", "cp", "--abi", f"cp{version}"]
 
 
 def file_hash(path: Path) -> str:

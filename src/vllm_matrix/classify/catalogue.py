@@ -40,7 +40,20 @@ STAGE_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 _NAME = re.compile(r"[A-Z][A-Z0-9_]*")
-_CLASS_KEYS = {"name", "stages", "priority", "hint", "patterns", "reject", "after", "note"}
+_CLASS_KEYS = {
+    "name", "stages", "priority", "hint", "hints", "patterns", "reject", "heading", "prefer", "after", "note",
+}  # fmt: skip
+_OTHER_KEYS = {"error", "ignore", "prefix", "heading", "first"}
+_PATTERN_LISTS = ("patterns", "reject", "heading", "prefer")  # keys whose lists add up when merged
+NEVER = re.compile(r"(?!)")
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A hint that replaces its class's own when an evidence line matches ``when``."""
+
+    when: re.Pattern[str]
+    hint: str
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,9 @@ class Signature:
     reject: tuple[re.Pattern[str], ...] = ()
     after: int = 0
     note: bool = False
+    heading: tuple[re.Pattern[str], ...] = ()
+    prefer: tuple[re.Pattern[str], ...] = ()
+    hints: tuple[Hint, ...] = ()
     # the keys its file set (a user class merged into a built-in one replaces only these)
     set_keys: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
@@ -65,14 +81,27 @@ class Signature:
     def rejects(self, line: str) -> bool:
         return any(r.search(line) for r in self.reject)
 
+    def is_heading(self, line: str) -> bool:
+        return any(h.search(line) for h in self.heading)
+
+    def hint_for(self, evidence: Sequence[str]) -> str:
+        """The first of ``hints`` whose ``when`` matches an evidence line, else the class's hint."""
+        for rule in self.hints:
+            if any(rule.when.search(line) for line in evidence):
+                return rule.hint
+        return self.hint
+
 
 @dataclass(frozen=True)
 class Catalogue:
-    """Every signature, plus what counts as an error-looking line for OTHER."""
+    """Every signature, plus the ``[other]`` rules: error-looking lines, trailers, line prefixes."""
 
     signatures: tuple[Signature, ...]
     error_line: re.Pattern[str]
     boilerplate: tuple[re.Pattern[str], ...]
+    prefixes: tuple[re.Pattern[str], ...] = ()
+    heading: tuple[re.Pattern[str], ...] = ()
+    first_error: tuple[re.Pattern[str], ...] = ()
 
     def failures(self, stage: str | None) -> list[Signature]:
         return [s for s in self.signatures if not s.note and s.applies(stage)]
@@ -80,8 +109,23 @@ class Catalogue:
     def notes(self, stage: str | None) -> list[Signature]:
         return [s for s in self.signatures if s.note and s.applies(stage)]
 
+    @functools.cached_property
+    def prefix(self) -> re.Pattern[str] | None:
+        """One regex for any run of the line prefixes (timestamps, docker steps, process tags)."""
+        if not self.prefixes:
+            return None
+        return re.compile("(?:" + "|".join(f"(?:{p.pattern})" for p in self.prefixes) + ")+")
+
+    def without_prefix(self, line: str) -> str:
+        """``line`` without its leading prefixes (the same object when it has none)."""
+        prefix = self.prefix
+        found = prefix.match(line) if prefix is not None else None
+        return line[found.end() :] if found is not None and found.end() else line
+
     def is_boilerplate(self, line: str) -> bool:
-        return any(b.search(line) for b in self.boilerplate)
+        """A tool's trailer (``[other] ignore``), with or without its line prefixes."""
+        bare = self.without_prefix(line)
+        return any(b.search(line) or (bare is not line and b.search(bare)) for b in self.boilerplate)
 
 
 def check_stage(stage: str | None) -> str | None:
@@ -129,31 +173,42 @@ def parse(text: str, where: str) -> Catalogue:
     if unknown:
         raise InputError(f"{where}: unknown table {sorted(unknown)[0]!r} (expected [[class]] or [other])")
     other = data.get("other", {})
-    if not isinstance(other, dict) or set(other) - {"error", "ignore"}:
-        raise InputError(f"{where}: [other] takes only 'error' and 'ignore'")
+    if not isinstance(other, dict) or set(other) - _OTHER_KEYS:
+        raise InputError(f"{where}: [other] takes only {', '.join(repr(k) for k in sorted(_OTHER_KEYS))}")
     classes = data.get("class", [])
     if not isinstance(classes, list):
         raise InputError(f"{where}: 'class' must be an array of tables ([[class]])")
     sigs = tuple(_signature(raw, where) for raw in classes)
-    error = _regex(other["error"], where, "[other] error") if "error" in other else re.compile(r"(?!)")
-    ignore = tuple(_regex(p, where, "[other] ignore") for p in _strings(other, "ignore", where, "[other]"))
-    return Catalogue(sigs, error, ignore)
+    error = _regex(other["error"], where, "[other] error") if "error" in other else NEVER
+    lists = {key: _regexes(other, key, where, "[other]") for key in ("ignore", "prefix", "heading", "first")}
+    return Catalogue(sigs, error, lists["ignore"], lists["prefix"], lists["heading"], lists["first"])
 
 
 def merge(base: Catalogue, extra: Catalogue) -> Catalogue:
-    """``base`` with ``extra``'s classes added or merged in by name."""
+    """``base`` with ``extra``'s classes added or merged in by name; ``[other]`` lists add up."""
     by_name = {s.name: s for s in base.signatures}
     for sig in extra.signatures:
         old = by_name.get(sig.name)
         by_name[sig.name] = sig if old is None else _merged(old, sig)
-    error = base.error_line if extra.error_line.pattern == "(?!)" else extra.error_line
-    return Catalogue(tuple(by_name.values()), error, base.boilerplate + extra.boilerplate)
+    error = base.error_line if extra.error_line is NEVER else extra.error_line
+    return Catalogue(
+        tuple(by_name.values()),
+        error,
+        base.boilerplate + extra.boilerplate,
+        base.prefixes + extra.prefixes,
+        base.heading + extra.heading,
+        base.first_error + extra.first_error,
+    )
 
 
 def _merged(old: Signature, new: Signature) -> Signature:
-    """A user class extending a built-in one: patterns add up, set keys replace."""
-    changes: dict[str, Any] = {k: getattr(new, k) for k in new.set_keys if k not in ("patterns", "reject")}
-    return replace(old, patterns=old.patterns + new.patterns, reject=old.reject + new.reject, **changes)
+    """A user class extending a built-in one: pattern lists add up, the user's hints come first,
+    the other keys it sets replace the built-in ones."""
+    kept = {*_PATTERN_LISTS, "hints"}
+    changes: dict[str, Any] = {k: getattr(new, k) for k in new.set_keys if k not in kept}
+    for key in _PATTERN_LISTS:
+        changes[key] = getattr(old, key) + getattr(new, key)
+    return replace(old, hints=new.hints + old.hints, **changes)
 
 
 def _signature(raw: Any, where: str) -> Signature:
@@ -171,12 +226,34 @@ def _signature(raw: Any, where: str) -> Signature:
         stages=_stages(raw, where, label),
         priority=_int(raw, "priority", 50, where, label),
         hint=_hint(raw, where, label),
-        patterns=tuple(_regex(p, where, label) for p in _strings(raw, "patterns", where, label)),
-        reject=tuple(_regex(p, where, label) for p in _strings(raw, "reject", where, label)),
+        patterns=_regexes(raw, "patterns", where, label),
+        reject=_regexes(raw, "reject", where, label),
         after=_int(raw, "after", 0, where, label),
         note=_bool(raw, "note", where, label),
+        heading=_regexes(raw, "heading", where, label),
+        prefer=_regexes(raw, "prefer", where, label),
+        hints=_hints(raw, where, label),
         set_keys=frozenset(raw) - {"name"},
     )
+
+
+def _regexes(raw: dict[str, Any], key: str, where: str, label: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(_regex(p, where, label) for p in _strings(raw, key, where, label))
+
+
+def _hints(raw: dict[str, Any], where: str, label: str) -> tuple[Hint, ...]:
+    """``hints = [{ when = 'regex', hint = "..." }, ...]``: hints for what the evidence shows."""
+    value = raw.get("hints", [])
+    if not isinstance(value, list):
+        raise InputError(f"{where}: {label}: 'hints' must be a list of {{ when = '...', hint = '...' }}")
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"when", "hint"} or not isinstance(item["when"], str):
+            raise InputError(
+                f"{where}: {label}: each of 'hints' must be {{ when = '<regex>', hint = '...' }}"
+            )
+        out.append(Hint(_regex(item["when"], where, label), _hint(item, where, label)))
+    return tuple(out)
 
 
 def _stages(raw: dict[str, Any], where: str, label: str) -> frozenset[str]:

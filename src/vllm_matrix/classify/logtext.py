@@ -1,20 +1,24 @@
-"""Log text as blocks of clean, whole lines, streamed: never a whole log in memory.
+"""Log text as blocks of whole lines, streamed: never a whole log in memory.
 
 Build and test logs arrive as bytes that are not always UTF-8, with ANSI
 colour codes, CRLF line ends and carriage-return progress bars
-(``50%\\r100%``). This module turns a binary stream, or any iterable of
-lines, into blocks of about ``BLOCK`` characters, each made of whole lines
-ending in ``\\n``, where:
+(``50%\\r100%``). The classifier reads them as blocks of about ``BLOCK``
+bytes, each made of whole lines ending in ``\\n`` (``byte_blocks_*``), where
+ANSI escape sequences (colours, cursor moves, OSC titles) are already removed,
+and turns only the lines it looks at into text (``line_text``):
 
-- bytes that are not UTF-8 become U+FFFD (the line is kept);
-- ANSI escape sequences (colours, cursor moves, OSC titles) are removed;
+- bytes that are not UTF-8 become lone surrogates (``surrogateescape``: the line
+  is kept, and ``printable`` shows each such byte as ``\\\\xNN``);
 - a line rewritten with carriage returns keeps only its last state, as a
   terminal would show it; CRLF becomes LF;
 - a line longer than ``MAX_LINE`` (1 MiB) is cut there and the rest dropped,
   so one gigantic line cannot exhaust memory.
 
 Removing these never joins or splits lines, so line numbers stay those of
-the original log.
+the original log. Carriage returns stay in the byte blocks (a search there
+sees every state of a redrawn line, a superset of what the terminal shows)
+and are resolved line by line, which is what makes the byte blocks cheap.
+``blocks_from_stream`` / ``blocks_from_lines`` give the same blocks as clean text.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from typing import BinaryIO
 BLOCK = 1 << 20
 MAX_LINE = 1 << 20
 
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_ANSI_TEXT = r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|[@-Z\\-_])"
+_ANSI = re.compile(_ANSI_TEXT)
+_ANSI_BYTES = re.compile(_ANSI_TEXT.encode())
 
 
 def clean(text: str) -> str:
@@ -55,12 +61,37 @@ def _last_states(text: str) -> str:
     return "".join(out)
 
 
-def blocks_from_stream(stream: BinaryIO, block: int | None = None) -> Iterator[str]:
-    """Clean blocks of whole lines from a binary stream, read ``block`` bytes at a time.
+def strip_ansi(data: bytes) -> bytes:
+    """``data`` without ANSI escape sequences, exactly as ``clean`` removes them from text."""
+    return _ANSI_BYTES.sub(b"", data) if b"\x1b" in data else data
 
-    Blocks are cut after a newline byte, which never lies inside a UTF-8 sequence,
-    so each block decodes on its own.
-    """
+
+def line_text(raw: bytes) -> str:
+    """One line of a byte block (without its newline) as the terminal shows it."""
+    text = raw.decode("utf-8", "surrogateescape")
+    if "\r" in text:
+        states = [part for part in text.split("\r") if part]
+        text = states[-1] if states else ""
+    return text
+
+
+def printable(line: str) -> str:
+    """``line`` safe to print: control characters, other unprintable characters and undecodable
+    bytes escaped (``\\x1b``, ``\\u2028``, ``\\xff``); tabs kept."""
+    if line.isprintable():
+        return line
+    return "".join(ch if ch.isprintable() or ch == "\t" else _escape(ch) for ch in line)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def byte_blocks_from_stream(stream: BinaryIO, block: int | None = None) -> Iterator[bytes]:
+    """Blocks of whole lines (ANSI removed) from a binary stream, read ``block`` bytes at a time."""
     block = block or BLOCK
     carry = b""
     skipping = False  # inside the dropped tail of an over-long line
@@ -76,26 +107,46 @@ def blocks_from_stream(stream: BinaryIO, block: int | None = None) -> Iterator[s
         if len(carry) > MAX_LINE:
             whole, carry, skipping = whole + carry[:MAX_LINE] + b"\n", b"", True
         if whole:
-            yield clean(whole.decode("utf-8", "replace"))
+            yield strip_ansi(whole)
     if carry:
-        yield clean(carry.decode("utf-8", "replace") + "\n")
+        yield strip_ansi(carry + b"\n")
 
 
-def blocks_from_lines(lines: Iterable[str | bytes], block: int | None = None) -> Iterator[str]:
-    """Clean blocks from an iterable of lines (str or bytes, with or without their line end).
+def byte_blocks_from_lines(lines: Iterable[str | bytes], block: int | None = None) -> Iterator[bytes]:
+    """Blocks like ``byte_blocks_from_stream``'s from lines (str or bytes, with or without line ends).
 
     A string holding several lines counts as several lines.
     """
     block = block or BLOCK
-    parts: list[str] = []
+    parts: list[bytes] = []
     size = 0
     for line in lines:
-        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-        text = text[:-1] if text.endswith("\n") else text
-        parts.append(text[:MAX_LINE] if len(text) > MAX_LINE else text)
-        size += len(text) + 1
+        data = line if isinstance(line, bytes) else _encode(line)
+        data = data[:-1] if data.endswith(b"\n") else data
+        parts.append(data[:MAX_LINE])
+        size += len(parts[-1]) + 1
         if size >= block:
-            yield clean("\n".join(parts) + "\n")
+            yield strip_ansi(b"\n".join(parts) + b"\n")
             parts, size = [], 0
     if parts:
-        yield clean("\n".join(parts) + "\n")
+        yield strip_ansi(b"\n".join(parts) + b"\n")
+
+
+def _encode(text: str) -> bytes:
+    """``text`` as UTF-8; undecodable bytes kept by ``surrogateescape`` go back to what they were."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # other lone surrogates: keep them visible
+        return text.encode("utf-8", "backslashreplace")
+
+
+def blocks_from_stream(stream: BinaryIO, block: int | None = None) -> Iterator[str]:
+    """Clean text blocks of whole lines from a binary stream (``byte_blocks_from_stream``, as text)."""
+    for data in byte_blocks_from_stream(stream, block):
+        yield clean(data.decode("utf-8", "surrogateescape"))
+
+
+def blocks_from_lines(lines: Iterable[str | bytes], block: int | None = None) -> Iterator[str]:
+    """Clean text blocks from an iterable of lines (``byte_blocks_from_lines``, as text)."""
+    for data in byte_blocks_from_lines(lines, block):
+        yield clean(data.decode("utf-8", "surrogateescape"))

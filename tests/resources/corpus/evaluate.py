@@ -17,6 +17,10 @@ with PYTHONPATH=<repo>/src and compares the JSON it prints with the entry:
 
 Prints per-class and overall accuracy and a table of misses; --json prints the
 same as one JSON object instead. Standard library only (Python 3.11+).
+``--in-process`` calls ``vllm_matrix.classify.engine`` directly instead of the
+CLI (the same answers, about 50 times faster; it needs vllm_matrix importable).
+The pytest test (tests/harness/test_corpus.py) and benchmarks/bench_classify.py
+import ``load_entries``, ``classify_in_process``, ``judge`` and ``score``.
 
     python3 tests/resources/corpus/evaluate.py --split dev
     python3 tests/resources/corpus/evaluate.py --split test --json
@@ -45,9 +49,27 @@ def norm(line: str) -> str:
     return ANSI.sub("", line).strip()
 
 
+def load_entries(split: str = "all") -> list[dict]:
+    """The [[log]] entries of index.toml, all of them or one split ("dev", "test")."""
+    entries = tomllib.loads((HERE / "index.toml").read_text(encoding="utf-8"))["log"]
+    return entries if split == "all" else [e for e in entries if e["split"] == split]
+
+
+def log_path(entry: dict) -> Path:
+    return HERE / "logs" / f"{entry['id']}.log"
+
+
+def classify_in_process(entry: dict, catalogues: list[str] | tuple[str, ...] = ()) -> dict:
+    """The diagnosis of one entry from the engine in this process, as the CLI's JSON would be."""
+    from vllm_matrix.classify import engine
+
+    cats = [Path(c) for c in catalogues]
+    return engine.classify_file(log_path(entry), entry["stage"], cats).to_dict()
+
+
 def classify(entry: dict, repo: Path, catalogues: list[str]) -> dict:
     """Run the CLI on one entry; return its parsed JSON (or an "error" key)."""
-    log = HERE / "logs" / f"{entry['id']}.log"
+    log = log_path(entry)
     cmd = [sys.executable, "-m", "vllm_matrix", "classify", str(log), "--stage", entry["stage"], "--json"]
     for cat in catalogues:
         cmd += ["--catalogue", cat]
@@ -84,6 +106,53 @@ def judge(entry: dict, result: dict) -> dict:
     }
 
 
+def score(split: str, entries: list[dict], results: list[dict]) -> dict:
+    """Per-class and overall figures, and the misses, of ``results`` (one per entry)."""
+    rows = [
+        dict(id=e["id"], expected=e["klass"], stage=e["stage"], decisive=e["decisive"], **judge(e, r))
+        for e, r in zip(entries, results, strict=True)
+    ]
+    per = defaultdict(lambda: [0, 0, 0])  # n, class_ok, decisive_ok
+    for r in rows:
+        p = per[r["expected"]]
+        p[0] += 1
+        p[1] += r["class_ok"]
+        p[2] += r["decisive_ok"]
+    n = len(rows)
+    c_ok = sum(r["class_ok"] for r in rows)
+    d_ok = sum(r["decisive_ok"] for r in rows)
+    misses = [r for r in rows if not (r["class_ok"] and r["decisive_ok"])]
+    return {
+        "split": split,
+        "total": n,
+        "class_correct": c_ok,
+        "decisive_correct": d_ok,
+        "class_accuracy": c_ok / n if n else None,
+        "decisive_accuracy": d_ok / n if n else None,
+        "per_class": {
+            k: {"n": v[0], "class_correct": v[1], "decisive_correct": v[2]} for k, v in sorted(per.items())
+        },
+        "misses": [
+            {k: r[k] for k in ("id", "expected", "got", "class_ok", "decisive_ok", "decisive", "evidence")}
+            for r in misses
+        ],
+    }
+
+
+def table(report: dict) -> list[str]:
+    """The per-class table of a ``score`` report, as lines."""
+    out = [f"{'class':30} {'n':>3} {'class':>7} {'decisive':>9}"]
+    for k, v in report["per_class"].items():
+        out.append(
+            f"{k:30} {v['n']:3} {pct(v['class_correct'], v['n']):>7} {pct(v['decisive_correct'], v['n']):>9}"
+        )
+    n = report["total"]
+    out.append(
+        f"{'OVERALL':30} {n:3} {pct(report['class_correct'], n):>7} {pct(report['decisive_correct'], n):>9}"
+    )
+    return out
+
+
 def pct(n: int, d: int) -> str:
     return f"{100.0 * n / d:5.1f}%" if d else "   - "
 
@@ -97,69 +166,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--catalogue", action="append", default=[], help="extra catalogue file passed to the CLI")
     ap.add_argument("--jobs", type=int, default=8)
+    ap.add_argument("--in-process", action="store_true", help="call the engine here instead of the CLI")
     args = ap.parse_args(argv)
 
-    entries = tomllib.loads((HERE / "index.toml").read_text(encoding="utf-8"))["log"]
-    if args.split != "all":
-        entries = [e for e in entries if e["split"] == args.split]
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(lambda e: classify(e, args.repo, args.catalogue), entries))
-
-    rows = [
-        dict(id=e["id"], expected=e["klass"], stage=e["stage"], decisive=e["decisive"], **judge(e, r))
-        for e, r in zip(entries, results)
-    ]
-    per = defaultdict(lambda: [0, 0, 0])  # n, class_ok, decisive_ok
-    for r in rows:
-        p = per[r["expected"]]
-        p[0] += 1
-        p[1] += r["class_ok"]
-        p[2] += r["decisive_ok"]
-    n = len(rows)
-    c_ok = sum(r["class_ok"] for r in rows)
-    d_ok = sum(r["decisive_ok"] for r in rows)
-    misses = [r for r in rows if not (r["class_ok"] and r["decisive_ok"])]
-
+    entries = load_entries(args.split)
+    if args.in_process:
+        results = [classify_in_process(e, args.catalogue) for e in entries]
+    else:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            results = list(pool.map(lambda e: classify(e, args.repo, args.catalogue), entries))
+    report = score(args.split, entries, results)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "split": args.split,
-                    "total": n,
-                    "class_correct": c_ok,
-                    "decisive_correct": d_ok,
-                    "class_accuracy": c_ok / n if n else None,
-                    "decisive_accuracy": d_ok / n if n else None,
-                    "per_class": {
-                        k: {"n": v[0], "class_correct": v[1], "decisive_correct": v[2]}
-                        for k, v in sorted(per.items())
-                    },
-                    "misses": [
-                        {
-                            k: r[k]
-                            for k in (
-                                "id",
-                                "expected",
-                                "got",
-                                "class_ok",
-                                "decisive_ok",
-                                "decisive",
-                                "evidence",
-                            )
-                        }
-                        for r in misses
-                    ],
-                },
-                indent=1,
-            )
-        )
+        print(json.dumps(report, indent=1))
         return 0
 
-    print(f"split: {args.split}   entries: {n}")
-    print(f"{'class':30} {'n':>3} {'class':>7} {'decisive':>9}")
-    for k, (cnt, co, do) in sorted(per.items()):
-        print(f"{k:30} {cnt:3} {pct(co, cnt):>7} {pct(do, cnt):>9}")
-    print(f"{'OVERALL':30} {n:3} {pct(c_ok, n):>7} {pct(d_ok, n):>9}")
+    print(f"split: {args.split}   entries: {report['total']}")
+    print("\n".join(table(report)))
+    misses = report["misses"]
     if misses:
         print(f"\nmisses ({len(misses)}):")
         print(f"{'id':32} {'expected':28} {'got':28} class decisive")
