@@ -86,6 +86,13 @@ CASES = {
     ),
     # captured here: cicc killed with SIGKILL mid-build, as the OOM killer does; nvcc 13 says "Killed"
     "build_ninja_killed_captured.log": ("build", "COMPILE_OOM", "Killed", 19),
+    # the verify probe loading a stable-ABI library built against a later torch (test_stage_verify)
+    "verify_stable_abi_mismatch_captured.log": (
+        "verify",
+        "STABLE_ABI_MISMATCH",
+        "undefined symbol: aoti_torch_call_dispatcher_v2",
+        17,
+    ),
     # captured here: the runner's git mirror asked for a tag that does not exist
     "resolve_git_ref_missing_captured.log": ("resolve", "GIT_REF_MISSING", "'v9.9.9^{commit}': unknown", 21),
     "other_unknown_build.log": ("build", "OTHER", 'error: identifier "__nv_fp4x4_e2m1" is undefined', 4),

@@ -90,3 +90,21 @@ def test_an_import_crash_is_a_failure_not_a_harness_error(tmp_path: Path) -> Non
     with pytest.raises(StageFailed) as caught:
         verify.run(ctx)
     assert caught.value.message == "the import probe died (killed by SIGSEGV (exit -11))"
+
+
+def test_a_stable_abi_extension_missing_a_shim_function_is_its_own_class(tmp_path: Path) -> None:
+    """A prebuilt wheel over an older torch: its stable-ABI library calls a C shim function torch lacks."""
+    from vllm_matrix.classify.engine import classify_file
+
+    ctx = _venv_with_packages(tmp_path, {}, broken=False)
+    site = next(ctx.venv.glob("lib/python*/site-packages"))
+    shim = "aoti_torch_call_dispatcher_v2"  # a shim function of a later torch than the cell's
+    _so(
+        site / "vllm" / "_C_stable_libtorch.abi3.so",
+        f"extern int {shim}(void);\nint use(void) {{ return {shim}(); }}\n",
+    )
+    with pytest.raises(StageFailed):
+        verify.run(ctx)
+    diagnosis = classify_file(ctx.log, "verify")
+    assert diagnosis.klass == "STABLE_ABI_MISMATCH"
+    assert f"_C_stable_libtorch.abi3.so: undefined symbol: {shim}" in diagnosis.evidence[0]
