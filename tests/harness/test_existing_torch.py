@@ -51,13 +51,14 @@ def no_suites(ctx: StageContext) -> None:
     """The payload needs a real vLLM; these tests are about the torch the cell runs on."""
 
 
-def run(tmp_path: Path, python: Path, wheels: Path, stages: dict[str, object] | None = None) -> CellResult:
+def run(tmp_path: Path, python: Path, wheels: Path, stages: dict[str, object] | None = None,
+        dependencies: str | Path = "resolve") -> CellResult:  # fmt: skip
     cell = Cell("c", python=PY, torch=f"existing:{python}", cuda="cu130", arch="", vllm="wheel:vllm==0.26.0",
                 gpu="cpu")  # fmt: skip
     # No index at all: PyPI is a local directory of wheels (uv's --find-links with --no-index).
     environ = {"PATH": f"/usr/bin:/bin:{Path(sys.executable).parent}", "VLLM_MATRIX_INDEX_PYPI": str(wheels)}
     work = Workdir(tmp_path / "work", uv_cache=tmp_path / "uv")
-    config = MatrixConfig(path=tmp_path / "matrix.toml", axes={})
+    config = MatrixConfig(path=tmp_path / "matrix.toml", axes={}, vllm_dependencies=dependencies)
     runner = Runner(config, RunStore(tmp_path / "reports" / "r"), work, Hardware(), environ=environ,
                     stages={"suites": no_suites, **(stages or {})})  # type: ignore[dict-item]  # fmt: skip
     return runner.run_cell(cell)
@@ -107,3 +108,22 @@ def test_a_python_without_torch_is_one_clear_failure(tmp_path: Path) -> None:
     result = run(tmp_path, bare / "bin" / "python", tmp_path)
     assert (result.outcome, result.stage) == ("fail", "resolve")
     assert f"{bare}/bin/python has no importable torch: ModuleNotFoundError" in str(result.message)
+
+
+@pytest.mark.slow
+def test_an_air_gapped_container_installs_vllm_with_only_the_wheels_it_carries(
+    tmp_path: Path, container: Path
+) -> None:
+    """[sources] vllm_dependencies = FILE: those, then vLLM with --no-deps; nothing else is sought."""
+    wheels = tmp_path / "wheels"
+    fake_vllm(wheels, "0.26.0", pins=["torch==2.11.0", "flashinfer-python>=0.6", "msgspec"])
+    build_wheel(wheels, "msgspec", "0.23.0", files={"msgspec/__init__.py": ""})
+    carried = tmp_path / "deps.txt"
+    carried.write_text("msgspec==0.23.0\n")
+    result = run(tmp_path, container, wheels, dependencies=carried)
+    assert result.outcome == "pass", (result.stage, result.message, result.evidence)
+    assert result.facts.vllm_dependencies == f"{carried} (--no-deps), then vLLM alone"
+    own = Path(str(result.facts.venv)) / "lib" / f"python{PY}" / "site-packages"
+    assert list(own.glob("msgspec-0.23.0.dist-info")) and not list(own.glob("flashinfer*"))
+    resolved = run(tmp_path / "resolved", container, wheels)  # the default resolves, and cannot here
+    assert (resolved.outcome, resolved.stage) == ("fail", "source")

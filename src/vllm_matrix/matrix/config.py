@@ -33,7 +33,8 @@ DEFAULT_INDEXES = {
 }
 DEFAULT_VLLM_GIT = "https://github.com/vllm-project/vllm.git"
 FETCHCONTENT_ENV = "VLLM_MATRIX_FETCHCONTENT_DIR"
-SOURCE_KEYS = ("vllm_git", "fetchcontent")
+SOURCE_KEYS = ("vllm_git", "fetchcontent", "vllm_dependencies")
+RESOLVE = "resolve"
 TOP_KEYS = ("matrix", "defaults", "indexes", "timeouts", "ids", "sources", "classify", "applicability")
 # Values whose spelling the applicability table knows (exit code 2 for any other).
 KNOWN_CHECKED = ("cuda", "flash_attn")
@@ -75,6 +76,9 @@ class MatrixConfig:
     vllm_git: str = DEFAULT_VLLM_GIT
     catalogues: tuple[Path, ...] = ()
     fetchcontent: Path | None = None  # [sources] fetchcontent: pre-fetched sources for offline builds
+    # [sources] vllm_dependencies: "resolve" (uv resolves what vLLM declares), "none" (--no-deps),
+    # or a requirements file installed with --no-deps: an air-gapped container that has the rest
+    vllm_dependencies: str | Path = RESOLVE
     applicability: tuple[Path, ...] = ()
 
     def applicability_table(self) -> Table:
@@ -187,6 +191,7 @@ class _Parser:
             id_template=self.template(data.get("ids", {})),
             vllm_git=self.sources(data.get("sources", {})),
             fetchcontent=self.fetchcontent(data.get("sources", {})),
+            vllm_dependencies=self.vllm_dependencies(data.get("sources", {})),
             catalogues=self.catalogues(data.get("classify", {})),
             applicability=self.applicability_files(data.get("applicability", {})),
         )
@@ -342,6 +347,18 @@ class _Parser:
         if not isinstance(value, str) or not value:
             raise self.fail("sources.fetchcontent", "expected the path of a directory of pre-fetched sources")
         return self.path.parent / Path(value).expanduser()
+
+    def vllm_dependencies(self, raw: Any) -> str | Path:
+        """``[sources] vllm_dependencies``: ``resolve``, ``none`` or a requirements file."""
+        value = self.table(raw, "sources").get("vllm_dependencies", RESOLVE)
+        if not isinstance(value, str) or not value:
+            raise self.fail("sources.vllm_dependencies", 'expected "resolve", "none" or a requirements file')
+        if value in (RESOLVE, "none"):
+            return value
+        path = self.path.parent / Path(value).expanduser()
+        if not path.is_file():
+            raise self.fail("sources.vllm_dependencies", f"no requirements file {path}")
+        return path
 
     def applicability_files(self, raw: Any) -> tuple[Path, ...]:
         table = self.table(raw, "applicability")

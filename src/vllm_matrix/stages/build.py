@@ -129,8 +129,15 @@ def _is_extra(requirement: str) -> bool:
 def install_dependencies(ctx: StageContext) -> None:
     """``uv pip install`` the built vLLM's dependencies (the override file keeps PyPI's torchvision out)."""
     needed = runtime_requirements(ctx.venv)
-    ctx.note(f"[vLLM declares {len(needed)} dependencies]")
-    if needed:
+    mode = ctx.config.vllm_dependencies
+    ctx.note(f"[vLLM declares {len(needed)} dependencies; [sources] vllm_dependencies = {mode}]")
+    if mode == "none":
+        ctx.state.vllm_dependencies = "none (--no-deps)"
+    elif isinstance(mode, Path):
+        ctx.state.vllm_dependencies = f"{mode} (--no-deps)"
+        uv.pip_install(ctx, ["-r", str(mode)], what=f"installing {mode.name}", extra=["--no-deps"])
+    elif needed:
+        ctx.state.vllm_dependencies = "resolved by uv"
         uv.pip_install(ctx, needed, what="installing vLLM's dependencies")
 
 

@@ -92,7 +92,7 @@ def install_wheel(ctx: StageContext, vllm: VllmChoice) -> None:
         else None
     )
     ctx.note(f"[installing {requirement} over torch {ctx.state.torch_version} (override file {keep})]")
-    uv.pip_install(ctx, [requirement], what=f"installing {requirement}", override_file=keep)
+    uv.install_vllm(ctx, requirement, override_file=keep)
     torch.ensure_unchanged(ctx)
 
 

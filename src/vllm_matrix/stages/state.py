@@ -210,6 +210,7 @@ class CellState:
     suite_dependencies: dict[str, str | None] = field(default_factory=dict)
     forced: str | None = None
     cache_key: str | None = None  # the hash of every resolved input that decides the verdict
+    vllm_dependencies: str | None = None  # how vLLM's declared dependencies were installed
     harness_version: str | None = None
 
     @property

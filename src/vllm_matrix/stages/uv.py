@@ -96,6 +96,29 @@ def index_args(ctx: StageContext, *, with_torch_index: bool = True) -> list[str]
 EXISTING_OVERRIDES = "overrides-existing-torch.txt"  # in the cell dir
 
 
+def install_vllm(ctx: StageContext, requirement: str, *, override_file: Path | None = None) -> None:
+    """Install vLLM (a wheel, a requirement or a built tree) with its dependencies as the matrix says.
+
+    ``[sources] vllm_dependencies``: ``resolve`` lets uv resolve what vLLM declares; ``none``
+    installs vLLM alone (``--no-deps``); a requirements file is installed alone first, then vLLM
+    with ``--no-deps``: a container that already has the rest, offline, with only the missing
+    wheels in its find-links directory (how the lent H200 runs vLLM).
+    """
+    mode = ctx.config.vllm_dependencies
+    if mode == "resolve":
+        ctx.state.vllm_dependencies = "resolved by uv"
+        pip_install(ctx, [requirement], what=f"installing {requirement}", override_file=override_file)
+        return
+    if isinstance(mode, Path):
+        pip_install(ctx, ["-r", str(mode)], what=f"installing {mode.name}", extra=["--no-deps"],
+                    override_file=override_file)  # fmt: skip
+    ctx.state.vllm_dependencies = (
+        "none (--no-deps)" if mode == "none" else f"{mode} (--no-deps), then vLLM alone"
+    )
+    pip_install(ctx, [requirement], what=f"installing {requirement} alone", extra=["--no-deps"],
+                override_file=override_file)  # fmt: skip
+
+
 def default_overrides(ctx: StageContext) -> Path:
     """The override file of every install after torch: the shipped one; for an existing torch, one
     that never resolves torch nor anything else its environment has (``overrides.without_torch``)."""
