@@ -1,6 +1,6 @@
 """Zero the fatbin entries an sm_90 GPU never loads, so a CUDA library compresses small.
 
-Used by tools/device_payload.sh to carry vLLM's kernel libraries to an H200
+Used by tools/h200/prepare.py to carry vLLM's kernel libraries to an H200
 within a 64 MiB transfer. Entries kept: machine code for sm_90/sm_90a and PTX
 for 9.0 or older (JIT-compiled where no sm_90 code exists). Others (SASS for
 sm_75/80/86/89/100/120, newer PTX) are overwritten with zeros in place, so the

@@ -14,6 +14,7 @@ on with the next cell.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,19 @@ class StageContext:
     def python(self) -> Path:
         """The cell venv's interpreter."""
         return self.venv / "bin" / "python"
+
+    @property
+    def tool_path(self) -> str:
+        """PATH for builds: the venv's bin, an existing torch's bin (its cmake, ninja), the caller's.
+
+        An existing torch's packages reach the venv through a ``.pth``, so the build requirements
+        it already has are not installed again; their console scripts stay in its own bin.
+        """
+        dirs = [str(self.venv / "bin")]
+        torch = self.state.torch
+        if torch is not None and torch.existing and torch.interpreter:
+            dirs.append(str(Path(torch.interpreter).parent))
+        return os.pathsep.join([*dirs, self.env.get("PATH", "")])
 
     @property
     def log(self) -> Path:

@@ -60,7 +60,7 @@ def environment(ctx: StageContext, tree: Path) -> buildenv.BuildEnv:
         environ=ctx.env,
         mem_bytes=buildenv.mem_available(),
         cores=os.cpu_count() or 1,
-        which=lambda name: shutil.which(name, path=ctx.env.get("PATH")),
+        which=lambda name: shutil.which(name, path=ctx.tool_path),
     )
     vllm = _vllm(ctx)
     if vllm.kind == "sdist" and vllm.version:
@@ -92,7 +92,9 @@ def run(ctx: StageContext) -> None:
         toolchain.build(ctx, tree, env.env)
         torch.ensure_unchanged(ctx)
         return
-    extra = {"GIT_OPTIONAL_LOCKS": "0"}  # version tools must not rewrite a path source's index
+    # version tools must not rewrite a path source's index; the build finds cmake and ninja as
+    # the configure preflight did
+    extra = {"GIT_OPTIONAL_LOCKS": "0", "PATH": ctx.tool_path}
     base = Path(env.env["FETCHCONTENT_BASE_DIR"])
     watch = progress.watching(ctx.log, say(ctx), interval_s=interval(ctx))
     with fetchplan.watching_fetches(ctx, base), watch:

@@ -92,10 +92,9 @@ def findings(ctx: StageContext, tools: buildtools.BuildTools) -> tuple[str, ...]
 
 def configure(ctx: StageContext, tree: Path, env: buildenv.BuildEnv, build_dir: Path) -> ProcResult:
     """Run the driver with the venv's python, its tools first on PATH (as the build sees them)."""
-    path = f"{ctx.venv / 'bin'}:{ctx.env.get('PATH', '')}"
     argv = [ctx.python, driver(), build_dir, record_file(build_dir)]
     with fetchplan.watching_fetches(ctx, Path(env.env["FETCHCONTENT_BASE_DIR"])):
-        return ctx.run(argv, env={**env.env, "PATH": path, "GIT_OPTIONAL_LOCKS": "0"}, cwd=tree)
+        return ctx.run(argv, env={**env.env, "PATH": ctx.tool_path, "GIT_OPTIONAL_LOCKS": "0"}, cwd=tree)
 
 
 def record_file(build_dir: Path) -> Path:

@@ -50,7 +50,8 @@ def describe(entry: fetchcontent.FetchContentEntry) -> str:
     """One phrase: where the source comes from, and the pin beside it."""
     pinned = " or ".join(entry.pinned) or "no pin read"
     if entry.source in ("provided", "environment"):
-        at = ", ".join([(entry.provided_commit or "unknown revision")[:12], *entry.provided_tags])
+        commit = entry.provided_commit[:12] if entry.provided_commit else "unknown revision"
+        at = ", ".join([commit, *entry.provided_tags])
         verdict = {True: "at the pin", False: "NOT at the pin", None: "revision not checkable"}[entry.matches]
         return f"{entry.source} {entry.provided} ({at}; {verdict}); pinned {pinned}"
     if entry.source == "cached":

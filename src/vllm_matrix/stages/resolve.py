@@ -107,7 +107,10 @@ def resolve_existing(ctx: StageContext, interpreter: str) -> TorchChoice:
             f"torch = existing: no python{ctx.cell.python} on PATH (name one: existing:/path/to/python)"
         )
     out = ctx.cell_dir / "existing-torch.json"
-    result = ctx.run([python, "-c", EXISTING_PROBE, str(out)])
+    probe = ctx.cell_dir / "existing-torch-probe.py"  # a file: its text in the log would be evidence
+    probe.parent.mkdir(parents=True, exist_ok=True)
+    probe.write_text(EXISTING_PROBE, encoding="utf-8")
+    result = ctx.run([python, str(probe), str(out)])
     try:
         found = json.loads(out.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -11,7 +11,6 @@ run time, and the audit shows why (SASS sm_120 only, no PTX).
 
 from __future__ import annotations
 
-import os
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -40,18 +39,9 @@ def lay_out(ctx: StageContext) -> Path:
     return tree
 
 
-def tool_path(ctx: StageContext) -> str:
-    """PATH for the probe's build: the venv's bin, the existing torch's bin (its ninja), then the caller's."""
-    dirs = [str(ctx.venv / "bin")]
-    torch = ctx.state.torch
-    if torch is not None and torch.existing and torch.interpreter:
-        dirs.append(str(Path(torch.interpreter).parent))
-    return os.pathsep.join([*dirs, ctx.env.get("PATH", "")])
-
-
 def ensure_ninja(ctx: StageContext) -> None:
     """torch's extension builder needs ninja: take one on the path, else install it from the index."""
-    if shutil.which("ninja", path=tool_path(ctx)):
+    if shutil.which("ninja", path=ctx.tool_path):
         return
     uv.pip_install(
         ctx, ["ninja"], what="installing ninja for torch's extension builder", with_torch_index=False
@@ -61,7 +51,7 @@ def ensure_ninja(ctx: StageContext) -> None:
 def build(ctx: StageContext, tree: Path, env: dict[str, str]) -> None:
     """Compile the probe against the cell's torch (the log shows torch's and nvcc's own lines)."""
     argv = [str(ctx.python), str(tree / "build_probe.py"), str(tree), str(tree / BUILD_DIR)]
-    ctx.check(argv, env={**env, "PATH": tool_path(ctx)}, cwd=tree, what="building the toolchain probe")
+    ctx.check(argv, env={**env, "PATH": ctx.tool_path}, cwd=tree, what="building the toolchain probe")
 
 
 def run(ctx: StageContext, tree: Path) -> None:
