@@ -62,11 +62,13 @@ status() {
 c1() {
     rm -rf "$H" && mkdir -p "$H/sdist" "$H/fetchcontent" "$H/reports"
     machine
+    echo "uv: $(command -v uv || echo 'NOT on PATH') $(uv --version 2>/dev/null)"
     tar -C "$here" --exclude=./.device --exclude=./.venv --exclude=./reports -cf - . | (mkdir -p "$REPO" && tar -C "$REPO" -xf -)
     take c1
     cp "$here"/.device/c1/sdist/*.tar.gz "$H/sdist/"
     cp "$here"/.device/c1/vllm-deps.txt "$H/vllm-deps.txt"
-    tar -C "$H/fetchcontent" -xJf "$here/.device/c1/onednn.tar.xz"
+    "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="tar")' \
+        "$here/.device/c1/onednn.tar.xz" "$H/fetchcontent" || exit 3
     echo "oneDNN $(cat "$here/.device/c1/onednn-revision.txt") in $H/fetchcontent/onednn"
     "$PY" -m pip install -q --no-index --no-deps --target "$H/site" \
         "$H"/wheels/cattrs-*.whl "$H"/wheels/junitparser-*.whl "$H"/wheels/platformdirs-*.whl || exit 3
@@ -104,7 +106,7 @@ collect() {  # wait up to WAIT_S for the runs, then the reports (result.json, ju
     status
     mkdir -p "$out"
     for run in "$H"/reports/*/; do
-        tar -C "$H/reports" -cJf "$out/$(basename "$run").tar.xz" "$(basename "$run")"
+        tar -C "$H/reports" -czf "$out/$(basename "$run").tar.gz" "$(basename "$run")"
     done
     cp "$H"/*.log "$out/" 2>/dev/null
     ls -la "$out"
