@@ -37,6 +37,9 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 OUT = ROOT / ".device"
@@ -74,18 +77,14 @@ def download(requirements: list[str], dest: Path) -> None:
     subprocess.run([*argv, *requirements], check=True)
 
 
-def pins(wheels: Path, names: list[str]) -> list[str]:
-    """``name==version`` of the downloaded wheel of each requirement name."""
+def pins(wheels: Path, requirements: list[str]) -> list[str]:
+    """``name==version`` of the downloaded wheel of each requirement (names compared canonically)."""
     found = {}
     for wheel in wheels.glob("*.whl"):
-        name, version = wheel.name.split("-")[:2]
-        found[re.sub(r"[-_.]+", "-", name).lower()] = version
-    out = []
-    for requirement in names:
-        name = re.split(r"[=<>!~\[; ]", requirement, maxsplit=1)[0]
-        key = re.sub(r"[-_.]+", "-", name).lower()
-        out.append(f"{name}=={found[key]}")
-    return out
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+        found[name] = version
+    names = [Requirement(requirement).name for requirement in requirements]
+    return [f"{name}=={found[canonicalize_name(name)]}" for name in names]
 
 
 def stage_deps(c1: Path, c2: Path) -> None:
@@ -133,7 +132,7 @@ def split(blob: Path, sizes: list[float], dirs: list[Path]) -> None:
     data = blob.read_bytes()
     start = 0
     for number, (room, target) in enumerate(zip(sizes, dirs, strict=True)):
-        end = len(data) if number == len(dirs) - 1 else min(len(data), start + int(room * 2**20))
+        end = min(len(data), start + int(room * 2**20))
         (target / f"vllm-wheel.xz.part{number}").write_bytes(data[start:end])
         start = end
     if start < len(data):
