@@ -251,6 +251,24 @@ def test_other_takes_the_last_error_looking_line_and_never_guesses() -> None:
     assert (empty.klass, empty.evidence, empty.line_number) == ("OTHER", (), None)
 
 
+def test_a_bare_assertion_error_points_at_its_assert_and_a_prefix_is_no_error() -> None:
+    engine_log = [
+        'ERROR 02-17 20:51:49 core.py:210]   File "/venv/vllm/v1/attention/backends/flash_attn.py", line 156',
+        "ERROR 02-17 20:51:49 core.py:210]     assert is_fa_version_supported(self.fa_version)",
+        "ERROR 02-17 20:51:49 core.py:210]            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        "ERROR 02-17 20:51:49 core.py:210] AssertionError",
+        "ERROR 02-17 20:51:49 core.py:210] ",
+        "CRITICAL 02-17 20:51:49 core_client.py:158] Got fatal signal from worker processes, shutting down.",
+    ]
+    d = classify.classify_lines(engine_log, "suites")
+    assert (d.klass, d.line_number) == ("OTHER", 2)
+    assert d.evidence == (
+        "ERROR 02-17 20:51:49 core.py:210]     assert is_fa_version_supported(self.fa_version)",
+    )
+    # an AssertionError with no assert line near it stays the evidence itself
+    assert classify.classify_lines(["x = 1", "AssertionError"], "suites").evidence == ("AssertionError",)
+
+
 def test_bytes_lines_and_files_agree(tmp_path: Path) -> None:
     raw = (LOGS / "build_ansi_crlf_latin1.log").read_bytes()
     from_file = classify.classify_file(LOGS / "build_ansi_crlf_latin1.log", "build")

@@ -61,6 +61,7 @@ pass of each signature over the log.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,12 +301,14 @@ class _Fallback:
             self._message_of_heading(block, 0, lines_before + 1)
         if self.first_error is None:
             self._first(block, lines_before)
-        found = self.error_line.last(block, self._not_trailer, self.cat.without_prefix)
+        found = self.error_line.last(block, self._is_error, self.cat.without_prefix)
         if found is not None:
             end = data.find(b"\n", found)
             number = lines_before + block.count_lines(found) + 1
             line = block.line(found, end)
             self.last_error = (number, line.strip())
+            if _BARE_ASSERTION.match(self.cat.without_prefix(line)):
+                self.last_error = _assert_source(block, found, lines_before, self.cat) or self.last_error
             self.heading = any(h.search(self.cat.without_prefix(line)) for h in self.cat.heading)
             if self.heading:
                 self._message_of_heading(block, end + 1, number + 1)
@@ -325,6 +328,13 @@ class _Fallback:
 
     def _not_trailer(self, line: str) -> bool:
         return not self.cat.is_boilerplate(line)
+
+    def _is_error(self, line: str) -> bool:
+        """An error-looking line that is no trailer, and not only for its prefix (vLLM's ``ERROR ...]``)."""
+        return (
+            self._not_trailer(line)
+            and self.error_line.pattern.search(self.cat.without_prefix(line)) is not None
+        )
 
     def _first(self, block: Block, lines_before: int) -> None:
         offsets = [
@@ -346,6 +356,26 @@ class _Fallback:
                 self.last_error, self.heading = (number, line), False
                 return
             pos, number = end + 1, number + 1
+
+
+_BARE_ASSERTION = re.compile(r"\s*AssertionError\s*$")
+_ASSERT_SOURCE = re.compile(r"\s*assert\b")
+_ASSERT_LOOKBACK = 8  # lines: a traceback prints the assert statement just above (its ^^^ marks between)
+
+
+def _assert_source(block: Block, found: int, lines_before: int, cat: Catalogue) -> tuple[int, str] | None:
+    """For a bare ``AssertionError`` at ``found``: the traceback's ``assert ...`` source line above it,
+    which is all that names the cause (the exception carries no message)."""
+    end = found - 1
+    for _ in range(_ASSERT_LOOKBACK):
+        if end < 0:
+            return None
+        start = block.data.rfind(b"\n", 0, end) + 1
+        line = block.line(start, end)
+        if _ASSERT_SOURCE.match(cat.without_prefix(line)):
+            return lines_before + block.count_lines(start) + 1, line.strip()
+        end = start - 1
+    return None
 
 
 def _offset_of_line(data: bytes, index: int) -> int:

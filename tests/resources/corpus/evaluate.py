@@ -109,7 +109,14 @@ def judge(entry: dict, result: dict) -> dict:
 def score(split: str, entries: list[dict], results: list[dict]) -> dict:
     """Per-class and overall figures, and the misses, of ``results`` (one per entry)."""
     rows = [
-        dict(id=e["id"], expected=e["klass"], stage=e["stage"], decisive=e["decisive"], **judge(e, r))
+        dict(
+            id=e["id"],
+            split=e["split"],
+            expected=e["klass"],
+            stage=e["stage"],
+            decisive=e["decisive"],
+            **judge(e, r),
+        )
         for e, r in zip(entries, results, strict=True)
     ]
     per = defaultdict(lambda: [0, 0, 0])  # n, class_ok, decisive_ok
@@ -133,7 +140,10 @@ def score(split: str, entries: list[dict], results: list[dict]) -> dict:
             k: {"n": v[0], "class_correct": v[1], "decisive_correct": v[2]} for k, v in sorted(per.items())
         },
         "misses": [
-            {k: r[k] for k in ("id", "expected", "got", "class_ok", "decisive_ok", "decisive", "evidence")}
+            {
+                k: r[k]
+                for k in ("id", "split", "expected", "got", "class_ok", "decisive_ok", "decisive", "evidence")
+            }
             for r in misses
         ],
     }
@@ -167,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--catalogue", action="append", default=[], help="extra catalogue file passed to the CLI")
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--in-process", action="store_true", help="call the engine here instead of the CLI")
+    ap.add_argument(
+        "--show-misses",
+        action="store_true",
+        help="also list the test part's misses (hidden by default, so that it stays unseen while tuning)",
+    )
     args = ap.parse_args(argv)
 
     entries = load_entries(args.split)
@@ -176,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             results = list(pool.map(lambda e: classify(e, args.repo, args.catalogue), entries))
     report = score(args.split, entries, results)
+    hide = args.split != "dev" and not args.show_misses
+    if hide:
+        hidden = len(report["misses"])
+        report["misses"] = [m for m in report["misses"] if m["split"] == "dev"]
+        hidden -= len(report["misses"])
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -183,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"split: {args.split}   entries: {report['total']}")
     print("\n".join(table(report)))
     misses = report["misses"]
+    if hide and hidden:
+        print(f"\ntest-part misses hidden: {hidden} (the test part stays unseen; --show-misses lists them)")
     if misses:
         print(f"\nmisses ({len(misses)}):")
         print(f"{'id':32} {'expected':28} {'got':28} class decisive")
