@@ -43,8 +43,10 @@ Which line is decisive (``catalogue.toml``'s header has the keys):
   evidence line, else the class's own hint;
 - when no class matches, the class is OTHER and the evidence is the first
   compiler diagnostic (``[other] first``), else the last error-looking line that
-  is not a trailer (a bare ``RuntimeError:`` heading gives the line after it),
-  else the last non-blank line: the classifier never guesses a class.
+  is not a trailer (a bare ``RuntimeError:`` heading gives the line after it, a
+  bare ``AssertionError`` the traceback's ``assert ...`` line above it; a line
+  that looks like an error only for its prefix, vLLM's ``ERROR 02-17 ...]``,
+  does not count), else the last non-blank line: the classifier never guesses a class.
 
 Lines are matched as they are and, for patterns anchored with ``^``, also
 without their prefixes (``[other] prefix``: CI timestamps, docker build steps,
