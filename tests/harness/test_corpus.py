@@ -99,7 +99,6 @@ def test_every_dev_entry_is_classified_as_labelled() -> None:
     report = _report("dev")
     wrong = [(m["id"], m["got"], m["evidence"][:1]) for m in report["misses"] if m["id"] not in DEV_MISSES]
     assert not wrong, wrong
-    assert {m["id"] for m in report["misses"]} <= set(DEV_MISSES)
     assert report["total"] >= 287
 
 

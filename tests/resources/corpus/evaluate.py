@@ -191,11 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             results = list(pool.map(lambda e: classify(e, args.repo, args.catalogue), entries))
     report = score(args.split, entries, results)
-    hide = args.split != "dev" and not args.show_misses
-    if hide:
-        hidden = len(report["misses"])
-        report["misses"] = [m for m in report["misses"] if m["split"] == "dev"]
-        hidden -= len(report["misses"])
+    hidden = 0
+    if args.split != "dev" and not args.show_misses:
+        shown = [m for m in report["misses"] if m["split"] == "dev"]
+        hidden, report["misses"] = len(report["misses"]) - len(shown), shown
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -203,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"split: {args.split}   entries: {report['total']}")
     print("\n".join(table(report)))
     misses = report["misses"]
-    if hide and hidden:
+    if hidden:
         print(f"\ntest-part misses hidden: {hidden} (the test part stays unseen; --show-misses lists them)")
     if misses:
         print(f"\nmisses ({len(misses)}):")
