@@ -12,6 +12,11 @@ Each prints wall-clock and CPU-time throughput (on a shared machine the CPU
 figure is the classifier's own), and whether the one-pass needle automaton
 (ahocorasick-rs) was used.
 
+A fourth pass reads a smaller log coloured word by word, as ``clang -fcolor-diagnostics``
+or a rich progress display prints it (a dozen sequences a line, many right after a letter):
+there the candidates of needles that a sequence could break are too many, blocks are stripped
+of their sequences before the search (``linematch.MAX_BROKEN``), and this is the slow case.
+
 Then the corpus (tests/resources/corpus): per class, how many entries of its dev
 part (tuned on) and its test part (held out) get the right class and the right
 decisive line, as ``evaluate.py --split dev|test`` prints them.
@@ -79,14 +84,30 @@ def write_log(path: Path, megabytes: int) -> int:
         return out.tell()
 
 
-def timed(path: Path, stage: str | None) -> None:
+DENSE = (
+    "\x1b[1m\x1b[32m[{i}/90000]\x1b[0m \x1b[1m/src/csrc/k_{i}.cu:12:3: \x1b[0m\x1b[1;35mwarning\x1b[0m: "
+    "\x1b[1munused variable 'x'\x1b[0m [\x1b[0;1;35m-Wunused-variable\x1b[0m]\n"
+)
+
+
+def write_dense_log(path: Path, megabytes: int) -> int:
+    with path.open("wb") as out:
+        first = 1
+        while out.tell() < megabytes << 20:
+            out.write("".join(DENSE.format(i=i) for i in range(first, first + 5000)).encode())
+            first += 5000
+        out.write(TAIL.encode())
+        return out.tell()
+
+
+def timed(path: Path, stage: str | None, label: str = "") -> None:
     size = path.stat().st_size
     start, cpu = time.perf_counter(), time.process_time()
     d = classify.classify_file(path, stage)
     took, cpu_took = time.perf_counter() - start, time.process_time() - cpu
     fast = "automaton" if classify.needle_set(catalogue.builtin(), stage).fast else "bytes.find"
     print(
-        f"  stage={stage or 'any':7} {took:6.2f} s  {size / took / 1e6:6.1f} MB/s wall, "
+        f"  {label}stage={stage or 'any':7} {took:6.2f} s  {size / took / 1e6:6.1f} MB/s wall, "
         f"{size / cpu_took / 1e6:6.1f} MB/s CPU ({fast}) -> {d.klass} (line {d.line_number}) "
         f"{d.evidence[0][:48]!r}"
     )
@@ -144,6 +165,11 @@ def main() -> None:
         tracemalloc.stop()
         print(f"  peak Python memory while classifying: {peak / 1e6:.1f} MB (log {size / 1e6:.0f} MB)")
         print(f"  max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB")
+        path.unlink()
+        dense = Path(tmp) / "dense.log"
+        size = write_dense_log(dense, max(megabytes // 4, 1))
+        print(f"generated {size / 1e6:.0f} MB log coloured word by word: {dense}")
+        timed(dense, "build", "dense ")
     corpus()
 
 

@@ -10,13 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vllm_matrix.classify import catalogue, logtext
-from vllm_matrix.classify.linematch import UNICODE_CASES, Block, NeedleSet, compile_matcher
+from vllm_matrix.classify.linematch import MAX_BROKEN, UNICODE_CASES, Block, NeedleSet, compile_matcher
 
 
 @pytest.mark.parametrize(
     ("pattern", "needles"),
     [
-        (r"nvcc fatal\s*: Unsupported gpu architecture", [(": Unsupported gpu architecture", False)]),
+        (r"nvcc fatal\s*: Unsupported gpu architecture", [("Unsupported gpu architecture", False)]),
+        (r"\] node down: not properly", [("node down: not properly", False)]),  # word ends only
         (r"(?i)\btorch (was )?(replaced|overridden)\b", [("replaced", True), ("overridden", True)]),
         (r"\w(Error|Exception)\b", [("rror", False), ("xception", False)]),  # the parser factors out "E"
         (r"(?i:\bfatal\b)|Traceback", [("fatal", True), ("Traceback", False)]),
@@ -99,12 +100,11 @@ def test_the_pinned_unicode_cases_are_all_of_them() -> None:
 
 
 def test_ansi_split_needles_and_carriage_returns() -> None:
-    raw = b"\x1b[31mnvcc fa\x1b[0mtal   : Unsupported gpu architecture 'compute_120'\r\n50%\r100% done\n"
-    data = logtext.strip_ansi(raw)
-    for block in blocks(data, r"nvcc fatal\s*: Unsupported", r"^100% done$", r"^50%"):
+    raw = b"\x1b[31mnvcc fatal   : Unsup\x1b[0mported gpu architecture 'compute_120'\r\n50%\r100% done\n"
+    for block in blocks(raw, r"nvcc fatal\s*: Unsupported", r"^100% done$", r"^50%"):
         assert compile_matcher(re.compile(r"nvcc fatal\s*: Unsupported")).first(block) == 0
-        assert block.line(*block.line_at(0)).endswith("'compute_120'")  # CRLF's CR is gone
-        second = data.index(b"50%")
+        assert block.line(*block.line_at(0)) == "nvcc fatal   : Unsupported gpu architecture 'compute_120'"
+        second = block.data.index(b"50%")
         assert compile_matcher(re.compile(r"^100% done$")).first(block) == second
         assert compile_matcher(re.compile(r"^50%")).first(block) is None  # overwritten by the CR
 
@@ -143,3 +143,67 @@ def test_same_lines_as_a_plain_regex_scan(lines: list[str], pattern: str, which:
     assert got == expected
     last = compile_matcher(compiled).last(block)
     assert last == (starts[expected[-1]] if expected else None)
+
+
+def test_a_block_keeps_its_escape_sequences_only_with_the_automaton() -> None:
+    raw = b"\x1b[1mok\x1b[0m, a line long enough not to count as coloured word by word\nnvcc fa\x1b[0mtal\n"
+    plain, by_find, fast = blocks(raw, r"nvcc fatal")
+    assert plain.stripped and by_find.stripped and plain.data == by_find.data == logtext.strip_ansi(raw)
+    assert not fast.stripped and fast.data == raw  # and the broken needle is still found:
+    assert compile_matcher(re.compile("nvcc fatal")).first(fast) == raw.index(b"nvcc")
+
+
+def test_many_broken_needles_strip_the_block_instead() -> None:
+    line = b"nvcc fa\x1b[0mtal: here, in a line of some length\n"
+    data = line * (MAX_BROKEN + 1)
+    fast = blocks(data, r"nvcc fatal: here")[2]
+    assert fast.stripped and fast.data == logtext.strip_ansi(line) * (MAX_BROKEN + 1)
+    matcher = compile_matcher(re.compile(r"nvcc fatal: here"))
+    assert len(list(matcher.every(fast))) == MAX_BROKEN + 1
+    assert not blocks(line * MAX_BROKEN, r"nvcc fatal: here")[2].stripped  # at the limit it stays
+
+
+def test_a_log_coloured_word_by_word_is_stripped_without_trying() -> None:
+    line = b"\x1b[1mnvcc\x1b[0m \x1b[31mfatal\x1b[0m\n"  # a sequence every 8 bytes
+    fast = blocks(line * 10, r"nvcc fatal")[2]
+    assert fast.stripped and compile_matcher(re.compile("nvcc fatal")).first(fast) == 0
+
+
+def test_a_needle_the_automaton_was_not_given_is_still_found_through_a_sequence() -> None:
+    data = b"ok, and more words so that the block is not dense\nKey\x1b[0mError: x\nfine\n"
+    fast = blocks(data, r"nvcc fatal")[2]
+    assert not fast.stripped
+    err = compile_matcher(re.compile(r"KeyError: x"))
+    assert err.first(fast) == data.index(b"Key") and err.last(fast) == data.index(b"Key")
+
+
+SEQUENCES = st.sampled_from([b"\x1b[0m", b"\x1b[1;31m", b"\x1b[K", b"\x1b]0;title\x07", b"\x1bM", b"\x1b["])
+
+
+@settings(max_examples=300, deadline=None)
+@given(LINES, PATTERNS, st.lists(st.tuples(st.integers(0, 400), SEQUENCES), max_size=8))
+def test_escape_sequences_anywhere_give_the_lines_a_terminal_shows(
+    lines: list[str], pattern: str, inserts: list[tuple[int, bytes]]
+) -> None:
+    # sequences inside words, between a CR's states, next to bad bytes, unterminated: all three
+    # kinds of block (stripped, searched by bytes.find, kept raw under the automaton) agree with
+    # a plain regex scan of each line as the terminal shows it (the first line keeps the
+    # sequences sparse enough for the automaton's block to keep them)
+    data = "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
+    for at, seq in sorted(inserts, reverse=True):
+        at = min(at, max(len(data) - 1, 0))
+        data = data[:at] + seq + data[at:]
+    data = b"." * 400 + b"\n" + data
+    raw = data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
+    data = b"".join(x + b"\n" for x in raw)
+    compiled = re.compile(pattern, re.MULTILINE)
+    expected = [i for i, x in enumerate(raw) if compiled.search(logtext.line_text(x))]
+    assert not blocks(data, pattern)[2].stripped
+    for block in blocks(data, pattern):
+        starts = [0]
+        for _ in raw[:-1]:
+            starts.append(block.data.index(b"\n", starts[-1]) + 1)
+        got = [starts.index(s) for s in compile_matcher(compiled).every(block)]
+        assert got == expected, block
+        last = compile_matcher(compiled).last(block)
+        assert last == (starts[expected[-1]] if expected else None)

@@ -39,11 +39,12 @@ import bisect
 import functools
 import importlib
 import re
+import string
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from vllm_matrix.classify.logtext import line_text
+from vllm_matrix.classify.logtext import line_text, strip_ansi
 
 MIN_NEEDLE = 3  # shorter literals match too often to be worth it
 
@@ -70,42 +71,91 @@ class NeedleSet:
     One automaton searches the ASCII-lower-cased block for every needle, lower-cased: a
     superset of where each needle (of either case rule) is, which is all a candidate needs to
     be. The non-ASCII letters of ``UNICODE_CASES`` ride along, so their lines cost no pass.
+
+    The block keeps its ANSI escape sequences: removing them is the dearest step of a scan
+    (``re.sub`` pays for every sequence, and a coloured build log has one every 50 bytes), and
+    only the candidate lines need it (``logtext.line_text``). A needle that the terminal shows
+    whole can still be broken by a sequence in the bytes (``fa\x1b[0mtal``); then the bytes
+    before the first break are a proper prefix of the needle followed by ESC. So the automaton
+    also looks for every proper prefix of every needle followed by ESC (``broken`` keys), and
+    where one is, the needle has a candidate: a superset again. Needles end in words
+    (``_core``), and sequences mostly follow spaces and punctuation, so such hits are rare; a
+    block with more than ``MAX_BROKEN`` of them is stripped of its sequences instead (``Block``).
     """
 
     def __init__(self, matchers: Iterable[LineMatcher], fast: bool = True) -> None:
         self.known = frozenset(n for m in matchers for n in m.needles)
-        keys = {lit.lower().encode() for lit, _ in self.known}
-        keys |= {ch.encode() for chars in UNICODE_CASES.values() for ch in chars}
+        needle_keys = {lit.lower().encode() for lit, _ in self.known}
+        keys = needle_keys | {ch.encode() for chars in UNICODE_CASES.values() for ch in chars}
         self.keys = sorted(keys)
+        broken: dict[bytes, set[bytes]] = {}
+        for key in keys:
+            for i in range(1, len(key)):
+                broken.setdefault(key[:i] + ESC, set()).add(key)
+        self._broken_owners = [tuple(sorted(broken[k])) for k in sorted(broken)]
         self._automaton = None
         if fast and _acr is not None and self.keys:
-            self._automaton = _acr.BytesAhoCorasick(self.keys, implementation=_acr.Implementation.DFA)
+            every = [*self.keys, *sorted(broken)]
+            self._automaton = _acr.BytesAhoCorasick(every, implementation=_acr.Implementation.DFA)
 
     @property
     def fast(self) -> bool:
         """Whether an automaton finds the needles (else ``bytes.find``, needle by needle)."""
         return self._automaton is not None
 
-    def index(self, block: Block) -> dict[bytes, list[int]] | None:
-        """Every offset of every key in ``block``, by key; None without an automaton."""
+    def index(self, lower: bytes, limit: int | None = None) -> dict[bytes, list[int]] | None:
+        """Every candidate offset of every key in the lower-cased block ``lower``, by key; None
+        without an automaton, or when more than ``limit`` candidates come from broken needles."""
         if self._automaton is None:
             return None
         out: dict[bytes, list[int]] = {}
-        for which, start, _end in self._automaton.find_matches_as_indexes(block.lower, overlapping=True):
-            out.setdefault(self.keys[which], []).append(start)
+        plain, broken = len(self.keys), 0
+        for which, start, _end in self._automaton.find_matches_as_indexes(lower, overlapping=True):
+            if which < plain:
+                out.setdefault(self.keys[which], []).append(start)
+                continue
+            broken += 1
+            if limit is not None and broken > limit:
+                return None
+            for key in self._broken_owners[which - plain]:
+                out.setdefault(key, []).append(start)
         for positions in out.values():
             positions.sort()
         return out
 
 
+ESC = b"\x1b"
+MAX_BROKEN = 500  # broken-needle candidates in a block beyond which stripping it is cheaper
+DENSE = 24  # bytes per sequence or fewer: a log coloured word by word, stripped without trying
+
+
 @dataclass
 class Block:
-    """A block of whole lines of log bytes (each ending in a newline; ANSI removed, CR kept)."""
+    """A block of whole lines of log bytes (each ending in a newline; CR kept).
+
+    With an automaton (``NeedleSet``) the block keeps its ANSI escape sequences, unless it has
+    many broken-needle candidates or a sequence every ``DENSE`` bytes (then many of them follow
+    a letter, and trying costs a wasted pass); without one they are removed here. Either way offsets and
+    lines are the block's own, and ``line`` shows a line as the terminal does.
+    """
 
     data: bytes
     needles: NeedleSet | None = None
-    _index: dict[bytes, list[int]] | None = field(default=None, repr=False)
-    _indexed: bool = field(default=False, repr=False)
+    _index: dict[bytes, list[int]] | None = field(default=None, init=False, repr=False)
+    stripped: bool = field(default=False, init=False)  # the sequences were removed from ``data``
+
+    def __post_init__(self) -> None:
+        fast = self.needles is not None and self.needles.fast
+        if fast and self.needles is not None and self.data.count(ESC) * DENSE < len(self.data):
+            self._index = self.needles.index(self.lower, MAX_BROKEN)
+        if self._index is None:
+            self.stripped = True
+            stripped = strip_ansi(self.data)
+            if stripped is not self.data:
+                self.data = stripped
+                self.__dict__.pop("lower", None)
+            if fast and self.needles is not None:
+                self._index = self.needles.index(self.lower)
 
     @functools.cached_property
     def lower(self) -> bytes:
@@ -130,7 +180,7 @@ class Block:
 
     def line(self, start: int, end: int) -> str:
         """The line ``data[start:end]`` as text, as the terminal shows it."""
-        return line_text(self.data[start:end])
+        return line_text(self.data[start:end], ansi=not self.stripped)
 
     def count_lines(self, end: int) -> int:
         """How many newlines come before ``end``."""
@@ -145,10 +195,14 @@ class Block:
         else:
             lit, icase = needle
             at = (self.lower if icase else self.data).find(lit.encode(), pos)
+            if not self.stripped:  # a needle the automaton was not given: a line with a sequence may hold it
+                esc = self.data.find(ESC, pos)
+                at = esc if esc >= 0 and (at < 0 or esc < at) else at
         return self._with_unicode_cases(needle, at, pos, forward=True)
 
     def rfind(self, needle: Needle, end: int) -> int:
-        """Offset of the last candidate of ``needle`` that starts before ``end`` (-1: none)."""
+        """Offset of the last candidate of ``needle`` that starts before ``end`` (a line start, or
+        the block's end; -1: none)."""
         found = self._positions(needle)
         if found is not None:
             i = bisect.bisect_left(found, end)
@@ -156,24 +210,19 @@ class Block:
         else:
             lit, icase = needle
             at = (self.lower if icase else self.data).rfind(lit.encode(), 0, end)
+            if not self.stripped:  # as in ``find``
+                at = max(at, self.data.rfind(ESC, 0, end))
         return self._with_unicode_cases(needle, at, end, forward=False)
 
     def _positions(self, needle: Needle) -> list[int] | None:
         """Where the automaton saw ``needle`` (any case), or None when it was not asked to look."""
-        index = self._the_index()
-        if index is None or self.needles is None or needle not in self.needles.known:
+        if self._index is None or self.needles is None or needle not in self.needles.known:
             return None
-        return index.get(needle[0].lower().encode(), [])
-
-    def _the_index(self) -> dict[bytes, list[int]] | None:
-        if not self._indexed:
-            self._index, self._indexed = (self.needles.index(self) if self.needles else None), True
-        return self._index
+        return self._index.get(needle[0].lower().encode(), [])
 
     def _every(self, sub: bytes) -> list[int]:
-        index = self._the_index()
-        if index is not None:
-            return index.get(sub, [])
+        if self._index is not None:
+            return self._index.get(sub, [])
         out, pos = [], self.data.find(sub)
         while pos >= 0:
             out.append(pos)
@@ -323,15 +372,25 @@ def _required(items: list[tuple[Any, Any]], icase: bool) -> tuple[Needle, ...] |
         if op is _parser.LITERAL:
             run.append(chr(av))
             continue
-        if run:
-            options.append((("".join(run), icase),))
-            run = []
+        if core := _core(run):
+            options.append(((core, icase),))
+        run = []
         found = _required_of(op, av, icase)
         if found:
             options.append(found)
-    if run:
-        options.append((("".join(run), icase),))
+    if core := _core(run):
+        options.append(((core, icase),))
     return max(options, key=lambda o: min(len(lit) for lit, _ in o)) if options else None
+
+
+def _core(run: list[str]) -> str:
+    """A literal without the spaces and ASCII punctuation at its ends (still contained in every
+    match). An escape sequence is usually printed next to those, so a needle that ends in a word is
+    rarely broken by one (see ``NeedleSet``)."""
+    return "".join(run).strip(_EDGE)
+
+
+_EDGE = string.whitespace + string.punctuation
 
 
 def _required_of(op: Any, av: Any, icase: bool) -> tuple[Needle, ...] | None:

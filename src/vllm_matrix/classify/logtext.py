@@ -3,10 +3,10 @@
 Build and test logs arrive as bytes that are not always UTF-8, with ANSI
 colour codes, CRLF line ends and carriage-return progress bars
 (``50%\\r100%``). The classifier reads them as blocks of about ``BLOCK``
-bytes, each made of whole lines ending in ``\\n`` (``byte_blocks_*``), where
-ANSI escape sequences (colours, cursor moves, OSC titles) are already removed,
-and turns only the lines it looks at into text (``line_text``):
+bytes, each made of whole lines ending in ``\\n`` (``byte_blocks_*``), and turns
+only the lines it looks at into text (``line_text``):
 
+- ANSI escape sequences (colours, cursor moves, OSC titles) are removed;
 - bytes that are not UTF-8 become lone surrogates (``surrogateescape``: the line
   is kept, and ``printable`` shows each such byte as ``\\\\xNN``);
 - a line rewritten with carriage returns keeps only its last state, as a
@@ -15,9 +15,12 @@ and turns only the lines it looks at into text (``line_text``):
   so one gigantic line cannot exhaust memory.
 
 Removing these never joins or splits lines, so line numbers stay those of
-the original log. Carriage returns stay in the byte blocks (a search there
-sees every state of a redrawn line, a superset of what the terminal shows)
-and are resolved line by line, which is what makes the byte blocks cheap.
+the original log. Escape sequences and carriage returns stay in the byte
+blocks and are resolved line by line, which is what makes the byte blocks
+cheap: a search there sees every state of a redrawn line, a superset of what
+the terminal shows, and ``linematch.NeedleSet`` also finds the words that a
+sequence breaks (``strip_ansi`` removes them from a whole block when that is
+cheaper).
 ``blocks_from_stream`` / ``blocks_from_lines`` give the same blocks as clean text.
 """
 
@@ -66,9 +69,10 @@ def strip_ansi(data: bytes) -> bytes:
     return _ANSI_BYTES.sub(b"", data) if b"\x1b" in data else data
 
 
-def line_text(raw: bytes) -> str:
-    """One line of a byte block (without its newline) as the terminal shows it."""
-    text = raw.decode("utf-8", "surrogateescape")
+def line_text(raw: bytes, ansi: bool = True) -> str:
+    """One line of a byte block (without its newline) as the terminal shows it; ``ansi=False``:
+    its escape sequences were removed already (removing them twice could remove more)."""
+    text = (strip_ansi(raw) if ansi else raw).decode("utf-8", "surrogateescape")
     if "\r" in text:
         states = [part for part in text.split("\r") if part]
         text = states[-1] if states else ""
@@ -91,7 +95,8 @@ def _escape(ch: str) -> str:
 
 
 def byte_blocks_from_stream(stream: BinaryIO, block: int | None = None) -> Iterator[bytes]:
-    """Blocks of whole lines (ANSI removed) from a binary stream, read ``block`` bytes at a time."""
+    """Blocks of whole lines (sequences and carriage returns kept) from a binary stream, read
+    ``block`` bytes at a time."""
     block = block or BLOCK
     carry = b""
     skipping = False  # inside the dropped tail of an over-long line
@@ -107,9 +112,9 @@ def byte_blocks_from_stream(stream: BinaryIO, block: int | None = None) -> Itera
         if len(carry) > MAX_LINE:
             whole, carry, skipping = whole + carry[:MAX_LINE] + b"\n", b"", True
         if whole:
-            yield strip_ansi(whole)
+            yield whole
     if carry:
-        yield strip_ansi(carry + b"\n")
+        yield carry + b"\n"
 
 
 def byte_blocks_from_lines(lines: Iterable[str | bytes], block: int | None = None) -> Iterator[bytes]:
@@ -126,10 +131,10 @@ def byte_blocks_from_lines(lines: Iterable[str | bytes], block: int | None = Non
         parts.append(data[:MAX_LINE])
         size += len(parts[-1]) + 1
         if size >= block:
-            yield strip_ansi(b"\n".join(parts) + b"\n")
+            yield b"\n".join(parts) + b"\n"
             parts, size = [], 0
     if parts:
-        yield strip_ansi(b"\n".join(parts) + b"\n")
+        yield b"\n".join(parts) + b"\n"
 
 
 def _encode(text: str) -> bytes:
