@@ -4,8 +4,9 @@ the catalogue was frozen.
 
 The catalogue is tuned on the dev part only; the test part (the rounds whose entries were collected
 without sight of the catalogue and whose misses nobody has read) measures it. ``TEST_FLOOR`` is the
-test part's figure at that measurement minus a margin of two entries: a change to the catalogue or the engine that loses more fails here
-(one that gains should raise the floor, with the figures in the corpus README).
+test part's figure at that measurement minus a margin of two entries: a change to the catalogue or
+the engine that loses more fails here (one that gains should raise the floor, with the figures in
+the corpus README).
 ``python3 tests/resources/corpus/evaluate.py --split test`` prints the table.
 """
 
