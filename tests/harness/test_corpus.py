@@ -25,12 +25,11 @@ from vllm_matrix.classify import catalogue
 from vllm_matrix.matrix.names import STAGES
 
 CORPUS = Path(__file__).parents[1] / "resources" / "corpus"
-# test part (rounds 3 and 4, neither's misses read), each entry measured once with the dev-tuned
-# catalogue frozen: round 3 at 86c527e (47/49 classes, 46/49 decisive lines), round 4 at 160478c
-# (63/73, 64/73); together 110/122 and 110/122
-TEST_ROUNDS = {3, 4}
-TEST_ENTRIES = 122
-MEASURED = {"class_correct": 110, "decisive_correct": 110}
+# test part (round 5), each entry measured once with the dev-tuned catalogue frozen at the commit
+# that made rounds 3 and 4 dev (their misses were read to tune it); empty until round 5 is merged
+TEST_ROUNDS = {5}
+TEST_ENTRIES = 0
+MEASURED = {"class_correct": 0, "decisive_correct": 0}
 MARGIN = 2
 # dev entries the catalogue gets wrong on purpose: what fixing them would cost elsewhere
 DEV_MISSES = {
@@ -44,6 +43,18 @@ DEV_MISSES = {
     # excerpts, but a FAILED summary is a trailer: the class takes the detailed mismatch line below
     "numerics-07": "decisive",
     "numerics-09": "decisive",
+    # the excerpt ends before ptxas's own stderr: what it shows is Inductor's `InductorError: ...
+    # PTXASError: Internal Triton PTX codegen error`, which says nothing of the arch
+    "triton_ptxas_arch-14": "class",
+    # one line, `DCP speculative FMHA requires compute capability 10.0 ... got 10.7`, with no sign
+    # of FlashInfer in it (the label comes from the thread)
+    "flashinfer_unsupported-14": "class",
+    # NCCL's message goes on below the exception line with lines that look like exceptions
+    # themselves (`ncclInternalError: Internal check failed.`): OTHER takes the last error line
+    "other-22": "decisive",
+    # c10's watchdog: the first `Watchdog caught collective operation timeout` line is the cause,
+    # but it reads like no error; the last `Exception (either an error or timeout)` line is taken
+    "other-23": "decisive",
 }
 TEST_FLOOR = {key: count - MARGIN for key, count in MEASURED.items()}
 # Classes with fewer than 5 real logs (the corpus README says why). STABLE_ABI_MISMATCH has two
@@ -101,7 +112,7 @@ def test_every_dev_entry_is_classified_as_labelled() -> None:
     report = _report("dev")
     wrong = [(m["id"], m["got"], m["evidence"][:1]) for m in report["misses"] if m["id"] not in DEV_MISSES]
     assert not wrong, wrong
-    assert report["total"] >= 287
+    assert report["total"] >= 409
 
 
 def test_the_test_part_keeps_its_measured_accuracy() -> None:
