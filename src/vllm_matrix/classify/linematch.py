@@ -135,8 +135,8 @@ class Block:
 
     With an automaton (``NeedleSet``) the block keeps its ANSI escape sequences, unless it has
     many broken-needle candidates or a sequence every ``DENSE`` bytes (then many of them follow
-    a letter, and trying costs a wasted pass); without one they are removed here. Either way offsets and
-    lines are the block's own, and ``line`` shows a line as the terminal does.
+    a letter, and trying costs a wasted pass); without one they are removed here. Either way
+    offsets and lines are the block's own, and ``line`` shows a line as the terminal does.
     """
 
     data: bytes
@@ -145,17 +145,17 @@ class Block:
     stripped: bool = field(default=False, init=False)  # the sequences were removed from ``data``
 
     def __post_init__(self) -> None:
-        fast = self.needles is not None and self.needles.fast
-        if fast and self.needles is not None and self.data.count(ESC) * DENSE < len(self.data):
-            self._index = self.needles.index(self.lower, MAX_BROKEN)
+        automaton = self.needles if self.needles is not None and self.needles.fast else None
+        if automaton is not None and self.data.count(ESC) * DENSE < len(self.data):
+            self._index = automaton.index(self.lower, MAX_BROKEN)
         if self._index is None:
             self.stripped = True
             stripped = strip_ansi(self.data)
             if stripped is not self.data:
                 self.data = stripped
                 self.__dict__.pop("lower", None)
-            if fast and self.needles is not None:
-                self._index = self.needles.index(self.lower)
+            if automaton is not None:
+                self._index = automaton.index(self.lower)
 
     @functools.cached_property
     def lower(self) -> bytes:
