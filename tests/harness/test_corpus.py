@@ -25,11 +25,11 @@ from vllm_matrix.classify import catalogue
 from vllm_matrix.matrix.names import STAGES
 
 CORPUS = Path(__file__).parents[1] / "resources" / "corpus"
-# test part (round 5), each entry measured once with the dev-tuned catalogue frozen at cba24f1
-# (rounds 1-4 dev): 82/95 classes, 84/95 decisive lines right
-TEST_ROUNDS = {5}
-TEST_ENTRIES = 95
-MEASURED = {"class_correct": 82, "decisive_correct": 84}
+# test part (round 6), each entry measured once with the dev-tuned catalogue frozen at the commit
+# that made round 5 dev (its misses were read to tune it); empty until round 6 is merged
+TEST_ROUNDS = {6}
+TEST_ENTRIES = 0
+MEASURED = {"class_correct": 0, "decisive_correct": 0}
 MARGIN = 2
 # dev entries the catalogue gets wrong on purpose: what fixing them would cost elsewhere
 DEV_MISSES = {
@@ -49,12 +49,9 @@ DEV_MISSES = {
     # one line, `DCP speculative FMHA requires compute capability 10.0 ... got 10.7`, with no sign
     # of FlashInfer in it (the label comes from the thread)
     "flashinfer_unsupported-14": "class",
-    # NCCL's message goes on below the exception line with lines that look like exceptions
-    # themselves (`ncclInternalError: Internal check failed.`): OTHER takes the last error line
-    "other-22": "decisive",
-    # c10's watchdog: the first `Watchdog caught collective operation timeout` line is the cause,
-    # but it reads like no error; the last `Exception (either an error or timeout)` line is taken
-    "other-23": "decisive",
+    # pip's report below the uninstall: the label takes the report, the catalogue the uninstall
+    # line above it (the cause, as the other TORCH_OVERRIDDEN entries are labelled)
+    "torch_overridden-18": "decisive",
 }
 TEST_FLOOR = {key: count - MARGIN for key, count in MEASURED.items()}
 # Classes with fewer than 5 real logs (the corpus README says why). STABLE_ABI_MISMATCH has three
@@ -111,7 +108,7 @@ def test_every_dev_entry_is_classified_as_labelled() -> None:
     report = _report("dev")
     wrong = [(m["id"], m["got"], m["evidence"][:1]) for m in report["misses"] if m["id"] not in DEV_MISSES]
     assert not wrong, wrong
-    assert report["total"] >= 409
+    assert report["total"] >= 504
 
 
 def test_the_test_part_keeps_its_measured_accuracy() -> None:
