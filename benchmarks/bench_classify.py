@@ -14,8 +14,9 @@ figure is the classifier's own), and whether the one-pass needle automaton
 
 A fourth pass reads a smaller log coloured word by word, as ``clang -fcolor-diagnostics``
 or a rich progress display prints it (a dozen sequences a line, many right after a letter):
-there the candidates of needles that a sequence could break are too many, blocks are stripped
-of their sequences before the search (``linematch.MAX_BROKEN``), and this is the slow case.
+with a sequence every 13 bytes, blocks are stripped of their sequences before the search, as
+all blocks were before (``linematch.DENSE``; too many needles a sequence could break), and this
+is the slow case.
 
 Then the corpus (tests/resources/corpus): per class, how many entries of its dev
 part (tuned on) and its test part (held out) get the right class and the right
