@@ -25,11 +25,12 @@ from vllm_matrix.classify import catalogue
 from vllm_matrix.matrix.names import STAGES
 
 CORPUS = Path(__file__).parents[1] / "resources" / "corpus"
-# test part (round 6), each entry measured once with the dev-tuned catalogue frozen at f0484d7
-# (rounds 1-5 dev): 76/77 classes, 74/77 decisive lines right
-TEST_ROUNDS = {6}
-TEST_ENTRIES = 77
-MEASURED = {"class_correct": 76, "decisive_correct": 74}
+# test part (rounds 6 and 7, misses unread), each entry measured once with the dev-tuned catalogue
+# frozen at f0484d7 (rounds 1-5 dev): round 6 76/77 classes, 74/77 decisive lines; round 7 (the
+# classes round 6 lacked) 8/17 and 14/17; together 84/94 and 88/94
+TEST_ROUNDS = {6, 7}
+TEST_ENTRIES = 94
+MEASURED = {"class_correct": 84, "decisive_correct": 88}
 MARGIN = 2
 # dev entries the catalogue gets wrong on purpose: what fixing them would cost elsewhere
 DEV_MISSES = {
